@@ -1,0 +1,114 @@
+r"""Exact discretisation of the current-based LIF / LI neuron (DESIGN §2.1–2.2).
+
+Continuous model (time in ms, voltages dimensionless, threshold 1):
+
+.. math::
+
+    \tau_m \dot V = -V + I, \qquad \tau_s \dot I = -I
+
+integrated exactly over one step :math:`\Delta t` (Brian2's ``method='exact'``):
+
+.. math::
+
+    V \leftarrow \alpha V + \gamma I, \qquad I \leftarrow \beta I, \qquad
+    \alpha = e^{-\Delta t/\tau_m},\ \beta = e^{-\Delta t/\tau_s},\
+    \gamma = \frac{\tau_s}{\tau_s - \tau_m}(\beta - \alpha)
+
+with the limit :math:`\gamma = (\Delta t/\tau) e^{-\Delta t/\tau}` when
+:math:`\tau_s = \tau_m = \tau`.
+
+One step, in Brian2's schedule order: state update → threshold → synaptic
+arrivals (``I += w``) → reset (``V = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["LIFCoefficients", "lif_coefficients", "spike_surrogate", "superspike_grad"]
+
+
+@dataclass(frozen=True)
+class LIFCoefficients:
+    """Per-step propagator of the (V, I) system.
+
+    Attributes
+    ----------
+    alpha : float
+        Membrane decay ``exp(-dt/tau_mem)``.
+    beta : float
+        Synaptic decay ``exp(-dt/tau_syn)``.
+    gamma : float
+        Coupling of I into V over one step.
+    """
+
+    alpha: float
+    beta: float
+    gamma: float
+
+
+def lif_coefficients(dt: float, tau_mem: float, tau_syn: float) -> LIFCoefficients:
+    """Exact one-step propagator coefficients.
+
+    Parameters
+    ----------
+    dt, tau_mem, tau_syn : float
+        Time step and time constants, ms; all positive.
+
+    Returns
+    -------
+    LIFCoefficients
+    """
+    for name, value in (("dt", dt), ("tau_mem", tau_mem), ("tau_syn", tau_syn)):
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be a positive finite number of ms, got {value}")
+    alpha = math.exp(-dt / tau_mem)
+    beta = math.exp(-dt / tau_syn)
+    if math.isclose(tau_mem, tau_syn, rel_tol=1e-9):
+        gamma = dt / tau_mem * alpha
+    else:
+        gamma = tau_syn / (tau_syn - tau_mem) * (beta - alpha)
+    return LIFCoefficients(alpha, beta, gamma)
+
+
+def superspike_grad(x: Tensor, slope: float) -> Tensor:
+    """SuperSpike fast-sigmoid surrogate derivative ``1 / (slope*|x| + 1)**2``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Membrane potential minus threshold (dimensionless).
+    slope : float
+        Steepness of the surrogate (Zenke & Ganguli 2018 use 10–100).
+    """
+    return 1.0 / (slope * x.abs() + 1.0) ** 2
+
+
+class _SpikeFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, slope: float) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (x,) = ctx.saved_tensors
+        return grad * superspike_grad(x, ctx.slope), None
+
+
+def spike_surrogate(x: Tensor, slope: float) -> Tensor:
+    """Heaviside ``[x >= 0]`` forward, SuperSpike surrogate derivative backward.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``V - theta``.
+    slope : float
+        Surrogate steepness, see :func:`superspike_grad`.
+    """
+    return _SpikeFn.apply(x, slope)

@@ -1,0 +1,368 @@
+"""The spatialsnn model file, format version 1 (DESIGN §3; documented in docs/format.md).
+
+A netCDF4/HDF5 file written by xarray through the ``h5netcdf`` engine, readable with
+``xarray.open_dataset(path, engine="h5netcdf")`` alone. Weights are stored with the
+presynaptic population first (Brian2's ``i`` = pre, ``j`` = post); every physical
+variable carries a ``units`` attribute; delays of the spatial condition are derived
+from positions and velocity, never stored as the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "from_dataset",
+    "load",
+    "open_model_dataset",
+    "save",
+    "to_dataset",
+]
+
+FORMAT_NAME = "spatialsnn-model"
+FORMAT_VERSION = 1
+ENGINE = "h5netcdf"
+
+#: Scalar model parameters stored as 0-d variables: name -> (units, long name).
+SCALARS = {
+    "dt": ("ms", "simulation time step"),
+    "velocity": ("um/ms", "axonal conduction velocity"),
+    "max_delay": ("ms", "largest delay; longer ones are clamped"),
+    "tau_mem": ("ms", "membrane time constant"),
+    "tau_syn": ("ms", "synaptic time constant"),
+    "threshold": ("1", "firing threshold of the hidden LIF neurons"),
+}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used: the message names the file and the problem."""
+
+
+def _version() -> str:
+    from spatialsnn import __version__
+
+    return __version__
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def to_dataset(
+    model,
+    *,
+    history: Mapping[str, Sequence[float]] | None = None,
+    training_config: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Describe a model as an :class:`xarray.Dataset` in the format of version 1.
+
+    Parameters
+    ----------
+    model : SpatialSNN
+        The network.
+    history : mapping of str to sequence of float, optional
+        Per-epoch training history (e.g. ``{"train_loss": [...], "test_accuracy": [...]}``);
+        stored as ``history_<name>`` along the ``epoch`` dim.
+    training_config : mapping, optional
+        JSON-serialisable training configuration, stored as a JSON string attribute.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    cfg = model.config()
+    hp = cfg
+    space = model.space
+    data: dict[str, Any] = {}
+
+    def var(name, dims, values, units, long_name, **attrs):
+        data[name] = xr.Variable(dims, values, {"units": units, "long_name": long_name, **attrs})
+
+    var(
+        "position_hidden",
+        ("hidden", "space"),
+        _np(model.positions),
+        "um",
+        "hidden neuron positions",
+    )
+    if model.input_positions is not None:
+        var("position_input", ("input", "space"), _np(model.input_positions), "um",
+            "input neuron positions")  # fmt: skip
+    var("weight_input_hidden", ("input", "hidden"), _np(model.w_in.T), "1",
+        "input -> hidden weights [pre, post]")  # fmt: skip
+    var("weight_hidden_hidden", ("hidden_pre", "hidden_post"), _np(model.w_rec.T), "1",
+        "recurrent hidden -> hidden weights [pre, post]")  # fmt: skip
+    var("weight_hidden_output", ("hidden", "output"), _np(model.w_out.T), "1",
+        "hidden -> output weights [pre, post]")  # fmt: skip
+    if model.rec_delay is not None:
+        var("delay_hidden_hidden", ("hidden_pre", "hidden_post"), _np(model.rec_delay.T), "ms",
+            "free per-synapse recurrent delays [pre, post] (source of truth)")  # fmt: skip
+    with torch.no_grad(), _quiet_clamp():
+        steps = model.delay_steps().T.to(torch.int32)
+    var("delay_steps_hidden_hidden", ("hidden_pre", "hidden_post"), _np(steps), "1",
+        "recurrent delays rounded to time steps as simulated [pre, post] (derived)",
+        comment="int(delay/dt + 0.5) clamped to max_delay; for inspection only")  # fmt: skip
+    for name, (units, long_name) in SCALARS.items():
+        var(name, (), np.float64(hp[name]), units, long_name)
+    for name, values in (history or {}).items():
+        var(f"history_{name}", ("epoch",), np.asarray(values, dtype=np.float64), "1",
+            f"training history: {name}")  # fmt: skip
+    coords = {
+        "space": ("space", np.array(space, dtype=object)),
+        "input": ("input", np.arange(hp["n_in"])),
+        "hidden": ("hidden", np.arange(hp["n_hidden"])),
+        "output": ("output", np.arange(hp["n_out"])),
+        "hidden_pre": ("hidden_pre", np.arange(hp["n_hidden"])),
+        "hidden_post": ("hidden_post", np.arange(hp["n_hidden"])),
+    }
+    if history:
+        n_epochs = len(next(iter(history.values())))
+        coords["epoch"] = ("epoch", np.arange(1, n_epochs + 1))
+    attrs = {
+        "format": FORMAT_NAME,
+        "format_version": np.int32(FORMAT_VERSION),
+        "spatialsnn_version": _version(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "title": "spatialsnn model",
+        "delays": hp["delays"],
+        "config": json.dumps(cfg, sort_keys=True),
+        "training_config": json.dumps(dict(training_config or {}), sort_keys=True, default=str),
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+class _quiet_clamp:
+    """Silence :class:`DelayClampWarning` while deriving the stored delay steps."""
+
+    def __enter__(self):
+        import warnings
+
+        from spatialsnn.geometry import DelayClampWarning
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", DelayClampWarning)
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def save(
+    model,
+    path: str | os.PathLike,
+    *,
+    history: Mapping[str, Sequence[float]] | None = None,
+    training_config: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a model file (format version 1), atomically.
+
+    The file is written next to its destination and renamed into place, so an
+    interrupted save never leaves a truncated model behind.
+
+    Parameters
+    ----------
+    model : SpatialSNN
+        The network to save.
+    path : str or path-like
+        Destination, conventionally ``*.nc``.
+    history, training_config
+        See :func:`to_dataset`.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    if history:
+        lengths = {len(v) for v in history.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"history entries must have one length, got {sorted(lengths)}")
+    ds = to_dataset(model, history=history, training_config=training_config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _fail(path, problem: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {problem}")
+
+
+def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Read and validate a model file; return it as an in-memory Dataset.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A spatialsnn model file.
+
+    Returns
+    -------
+    xarray.Dataset
+        Fully loaded (the file is closed again).
+
+    Raises
+    ------
+    ModelFileError
+        With one message naming the file and the problem: missing file, not
+        netCDF/HDF5 or truncated, not a spatialsnn model, unknown format version,
+        missing variable, wrong shape, non-finite values, non-positive velocity.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such file")
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as handle:
+            ds = handle.load()
+    except Exception as err:  # h5py/h5netcdf raise many types for broken files
+        raise _fail(
+            path, f"cannot be read as a netCDF4/HDF5 file (truncated or corrupt?): {err}"
+        ) from None
+    validate_dataset(ds, path)
+    return ds
+
+
+def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any]:
+    """Check a Dataset against format version 1; return its model configuration.
+
+    Raises
+    ------
+    ModelFileError
+        On the first problem found.
+    """
+    fmt = ds.attrs.get("format")
+    if fmt != FORMAT_NAME:
+        raise _fail(source, f"not a spatialsnn model file (format attribute is {fmt!r})")
+    version = ds.attrs.get("format_version")
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise _fail(
+            source, f"format_version attribute is missing or not an integer: {version!r}"
+        ) from None
+    if version != FORMAT_VERSION:
+        raise _fail(
+            source,
+            f"unknown format version {version} (this spatialsnn reads version {FORMAT_VERSION}; "
+            "a newer file needs a newer spatialsnn)",
+        )
+    try:
+        cfg = json.loads(ds.attrs["config"])
+        n_in, n_hidden, n_out, dims = (int(cfg[k]) for k in ("n_in", "n_hidden", "n_out", "dims"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise _fail(source, f"config attribute is missing or invalid ({err})") from None
+    expected = {
+        "position_hidden": {"hidden": n_hidden, "space": dims},
+        "weight_input_hidden": {"input": n_in, "hidden": n_hidden},
+        "weight_hidden_hidden": {"hidden_pre": n_hidden, "hidden_post": n_hidden},
+        "weight_hidden_output": {"hidden": n_hidden, "output": n_out},
+        **{name: {} for name in SCALARS},
+    }
+    if cfg.get("input_positions"):
+        expected["position_input"] = {"input": n_in, "space": dims}
+    if cfg.get("delays") == "free":
+        expected["delay_hidden_hidden"] = {"hidden_pre": n_hidden, "hidden_post": n_hidden}
+    for name, shape in expected.items():
+        if name not in ds.variables:
+            raise _fail(source, f"missing variable {name!r}")
+        var = ds[name]
+        got = dict(zip(var.dims, var.shape, strict=True))
+        if got != shape:
+            raise _fail(source, f"variable {name!r} has shape {got}, expected {shape}")
+        if not np.issubdtype(var.dtype, np.number):
+            raise _fail(source, f"variable {name!r} is not numeric ({var.dtype})")
+        if not np.isfinite(var.values).all():
+            raise _fail(source, f"variable {name!r} contains NaN or infinite values")
+        if "units" not in var.attrs:
+            raise _fail(source, f"variable {name!r} has no units attribute")
+    for name in ("dt", "velocity", "tau_mem", "tau_syn"):
+        if not float(ds[name]) > 0:
+            raise _fail(source, f"{name} must be positive, got {float(ds[name])}")
+    if not float(ds["max_delay"]) >= 0:
+        raise _fail(source, f"max_delay must be >= 0, got {float(ds['max_delay'])}")
+    for name in SCALARS:  # the variables are the source of truth for physical values
+        cfg[name] = float(ds[name])
+    return cfg
+
+
+def from_dataset(ds: xr.Dataset, source: Any = "<dataset>"):
+    """Build a :class:`~spatialsnn.SpatialSNN` from a validated Dataset (format v1)."""
+    from spatialsnn.model import SpatialSNN
+
+    cfg = validate_dataset(ds, source)
+    try:
+        model = SpatialSNN(**cfg)
+    except (TypeError, ValueError) as err:
+        raise _fail(source, f"config cannot build a model: {err}") from None
+    dtype = model.w_in.dtype
+
+    def tensor(name: str, transpose: bool = False) -> torch.Tensor:
+        values = np.asarray(ds[name].values, dtype=np.float64)
+        t = torch.from_numpy(values.T.copy() if transpose else values)
+        return t.to(dtype)
+
+    with torch.no_grad():
+        model.positions.copy_(tensor("position_hidden"))
+        model.w_in.copy_(tensor("weight_input_hidden", transpose=True))
+        model.w_rec.copy_(tensor("weight_hidden_hidden", transpose=True))
+        model.w_out.copy_(tensor("weight_hidden_output", transpose=True))
+        if model.input_positions is not None:
+            model.input_positions.copy_(tensor("position_input"))
+        if model.rec_delay is not None:
+            delay = tensor("delay_hidden_hidden", transpose=True)
+            if (delay < 0).any():
+                raise _fail(source, "delay_hidden_hidden has negative delays")
+            model.rec_delay.copy_(delay)
+    return model
+
+
+def load(path: str | os.PathLike):
+    """Load a model file written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A spatialsnn model file (format version 1).
+
+    Returns
+    -------
+    SpatialSNN
+        The network, in training mode, on the CPU.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, unreadable or not a valid model (see
+        :func:`open_model_dataset`); nothing is half-loaded.
+    """
+    ds = open_model_dataset(path)
+    return from_dataset(ds, Path(path))
+
+
+def history_of(ds: xr.Dataset) -> dict[str, list[float]]:
+    """The training history stored in a model Dataset, ``{name: values per epoch}``."""
+    return {
+        name[len("history_") :]: [float(v) for v in ds[name].values]
+        for name in ds.data_vars
+        if name.startswith("history_")
+    }

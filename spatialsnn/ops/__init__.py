@@ -1,0 +1,194 @@
+"""Delayed spike propagation: the differentiable operators of the twin.
+
+Two operators, each with interchangeable backends:
+
+* :func:`delayed_linear` — a feed-forward projection in which every synapse has
+  its own (real-valued, differentiable) delay.
+* :func:`lif_recurrent` — a recurrent LIF population whose recurrent synapses have
+  per-synapse delays, stepped in Brian2's order (DESIGN §2.2).
+
+Backends
+--------
+``"autograd"``
+    Plain PyTorch differentiated by autograd: the oracle. Memory grows as
+    time·batch·neurons², so small problems only.
+``"reference"``
+    Vectorised PyTorch with hand-written backward passes; memory
+    O(time·batch·neurons).
+``"auto"``
+    The fastest usable backend (currently ``"reference"``; compiled kernels plug in
+    here). The environment variable ``SPATIALSNN_BACKEND`` overrides ``"auto"``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from torch import Tensor
+
+from spatialsnn.ops import _autograd, _reference
+from spatialsnn.ops._common import check_mode, check_projection, effective_max_delay
+
+__all__ = ["BACKENDS", "available_backends", "delayed_linear", "lif_recurrent", "resolve_backend"]
+
+Backend = Literal["auto", "autograd", "reference"]
+BACKENDS = ("auto", "autograd", "reference")
+_IMPLS = {"autograd": _autograd, "reference": _reference}
+
+
+def available_backends() -> list[str]:
+    """Names of the concrete backends usable in this process."""
+    return list(_IMPLS)
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """Map a backend request to a concrete backend name.
+
+    Parameters
+    ----------
+    backend : {"auto", "autograd", "reference"}
+        ``"auto"`` honours the ``SPATIALSNN_BACKEND`` environment variable, then picks
+        the fastest usable backend.
+
+    Returns
+    -------
+    str
+        A key of :func:`available_backends`.
+    """
+    if backend == "auto":
+        backend = os.environ.get("SPATIALSNN_BACKEND", "").strip() or "reference"
+    if backend not in _IMPLS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    return backend
+
+
+def _max_steps(delay: Tensor, n_steps: int, max_delay: float | None) -> int:
+    if max_delay is None:
+        max_delay = float(delay.detach().max()) if delay.numel() else 0.0
+    if max_delay < 0:
+        raise ValueError(f"max_delay must be >= 0 steps, got {max_delay}")
+    return effective_max_delay(int(max_delay), n_steps)
+
+
+def delayed_linear(
+    x: Tensor,
+    weight: Tensor,
+    delay: Tensor,
+    mode: str = "interpolate",
+    *,
+    max_delay: float | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
+    r"""Feed-forward projection with a real-valued delay per synapse.
+
+    .. math:: y_{b,t,i} = \sum_j w_{ij}\, x_{b,\,t - d_{ij},\,j}
+
+    where ``x`` before time 0 is zero and the delayed read is resolved by ``mode``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (batch, time, n_pre)
+        Presynaptic signal per time step (e.g. spike counts).
+    weight : Tensor of shape (n_post, n_pre)
+        Synaptic weights.
+    delay : Tensor of shape (n_post, n_pre)
+        Delays in time steps (real-valued, ``>= 0``), clamped to ``[0, max_delay]``.
+    mode : {"interpolate", "round"}
+        ``"round"`` reads ``x`` at ``t - floor(d + 0.5)`` (Brian2's rounding) with a
+        straight-through gradient w.r.t. ``d`` (the slope of the interpolation);
+        ``"interpolate"`` reads ``(1-f) x[t-floor(d)] + f x[t-floor(d)-1]``, ``f`` the
+        fractional part, with its exact gradient.
+    max_delay : float, optional
+        Clamp in steps; defaults to the largest delay.
+    backend : {"auto", "autograd", "reference"}
+        Implementation, see the module docstring.
+
+    Returns
+    -------
+    Tensor of shape (batch, time, n_post)
+        Differentiable w.r.t. ``x``, ``weight`` and ``delay``.
+    """
+    check_mode(mode)
+    check_projection(x, weight, delay, what="delayed_linear")
+    kmax = _max_steps(delay, x.shape[1], max_delay)
+    delay = delay.clamp(0, kmax)
+    impl = _IMPLS[resolve_backend(backend)]
+    return impl.delayed_linear(x, weight, delay, mode, kmax)
+
+
+def lif_recurrent(
+    drive: Tensor,
+    weight: Tensor,
+    delay: Tensor,
+    *,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    threshold: float = 1.0,
+    slope: float = 25.0,
+    mode: str = "interpolate",
+    max_delay: float | None = None,
+    backend: Backend = "auto",
+) -> Tensor:
+    """Recurrent LIF population with per-synapse delayed recurrence.
+
+    Steps, for ``t = 0 .. T-1`` (DESIGN §2.2, Brian2's order)::
+
+        u = alpha*V + gamma*I                     # 1. exact state update
+        z[t] = [u >= threshold]                   # 2. threshold (surrogate gradient)
+        I = beta*I + drive[t] + sum_j w_ij z[t - d_ij, j]   # 3. arrivals
+        V = u * (1 - z[t])                        # 4. reset to 0
+
+    A delay of 0 arrives in the same step's arrival slot; the reset is not
+    differentiated (the common "detached reset").
+
+    Parameters
+    ----------
+    drive : Tensor of shape (batch, time, n)
+        Synaptic current jumps from other projections (e.g. ``input @ w_in.T``).
+    weight : Tensor of shape (n, n)
+        Recurrent weights ``[post, pre]``.
+    delay : Tensor of shape (n, n)
+        Recurrent delays in time steps ``[post, pre]``.
+    alpha, beta, gamma : float
+        Propagator coefficients, see :func:`spatialsnn.dynamics.lif_coefficients`.
+    threshold : float
+        Firing threshold (dimensionless).
+    slope : float
+        SuperSpike surrogate slope.
+    mode : {"interpolate", "round"}
+        Delay mode, as in :func:`delayed_linear`.
+    max_delay : float, optional
+        Clamp in steps; defaults to the largest delay.
+    backend : {"auto", "autograd", "reference"}
+        Implementation.
+
+    Returns
+    -------
+    Tensor of shape (batch, time, n)
+        Spikes (0/1, dtype of ``drive``), differentiable through the surrogate
+        w.r.t. ``drive``, ``weight`` and ``delay``.
+    """
+    check_mode(mode)
+    if drive.ndim != 3 or weight.shape != (drive.shape[2], drive.shape[2]):
+        raise ValueError(
+            f"lif_recurrent: drive must be [batch, time, n] and weight [n, n], got "
+            f"{tuple(drive.shape)} and {tuple(weight.shape)}"
+        )
+    check_projection(drive, weight, delay, what="lif_recurrent")
+    kmax = _max_steps(delay, drive.shape[1], max_delay)
+    delay = delay.clamp(0, kmax)
+    impl = _IMPLS[resolve_backend(backend)]
+    return impl.lif_recurrent(
+        drive,
+        weight,
+        delay,
+        alpha=float(alpha),
+        beta=float(beta),
+        gamma=float(gamma),
+        threshold=float(threshold),
+        slope=float(slope),
+        mode=mode,
+        kmax=kmax,
+    )

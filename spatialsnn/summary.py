@@ -1,0 +1,122 @@
+"""Human- and machine-readable summaries of model files (``spatialsnn info``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from spatialsnn.io import history_of, open_model_dataset, validate_dataset
+
+__all__ = ["describe_file", "format_description"]
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return {
+        "min": float(v.min()),
+        "median": float(np.median(v)),
+        "mean": float(v.mean()),
+        "max": float(v.max()),
+    }
+
+
+def describe_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Summarise a model file as a JSON-serialisable dict.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A spatialsnn model file.
+
+    Returns
+    -------
+    dict
+        Format, sizes, physical parameters (with units), delay statistics (ms and
+        rounded steps) and the training history.
+    """
+    from spatialsnn.io import from_dataset
+
+    ds = open_model_dataset(path)
+    cfg = validate_dataset(ds, path)
+    model = from_dataset(ds, path)
+    delays_ms = model.delays().detach().numpy()
+    steps = ds["delay_steps_hidden_hidden"].values
+    raw_steps = np.floor(delays_ms / cfg["dt"] + 0.5)
+    history = history_of(ds)
+    return {
+        "file": str(path),
+        "format": f"{ds.attrs['format']} v{int(ds.attrs['format_version'])}",
+        "spatialsnn_version": ds.attrs.get("spatialsnn_version"),
+        "created": ds.attrs.get("created"),
+        "sizes": {k: cfg[k] for k in ("n_in", "n_hidden", "n_out", "dims")},
+        "delays": cfg["delays"],
+        "input_positions": bool(cfg.get("input_positions")),
+        "parameters": {
+            "dt": {"value": cfg["dt"], "units": "ms"},
+            "velocity": {"value": cfg["velocity"], "units": "um/ms"},
+            "max_delay": {"value": cfg["max_delay"], "units": "ms"},
+            "tau_mem": {"value": cfg["tau_mem"], "units": "ms"},
+            "tau_syn": {"value": cfg["tau_syn"], "units": "ms"},
+            "threshold": {"value": cfg["threshold"], "units": "1"},
+        },
+        "recurrent_delay_ms": _stats(delays_ms),
+        "recurrent_delay_steps": {
+            **_stats(steps),
+            "n_clamped": int((raw_steps > model.max_delay_steps).sum()),
+        },
+        "position_extent_um": {
+            name: [
+                float(ds["position_hidden"].sel(space=name).min()),
+                float(ds["position_hidden"].sel(space=name).max()),
+            ]
+            for name in ds["space"].values.tolist()
+        },  # fmt: skip
+        "weights": {
+            name: _stats(ds[name].values)
+            for name in ("weight_input_hidden", "weight_hidden_hidden", "weight_hidden_output")
+        },
+        "epochs": len(next(iter(history.values()))) if history else 0,
+        "history": history,
+    }
+
+
+def format_description(desc: dict[str, Any]) -> str:
+    """Render :func:`describe_file`'s dict as an aligned text block."""
+    p = desc["parameters"]
+    s = desc["sizes"]
+    d = desc["recurrent_delay_ms"]
+    k = desc["recurrent_delay_steps"]
+    lines = [
+        f"{desc['file']}",
+        f"  format            {desc['format']} (written by spatialsnn {desc['spatialsnn_version']},"
+        f" {desc['created']})",
+        f"  network           {s['n_in']} inputs -> {s['n_hidden']} hidden (recurrent) -> "
+        f"{s['n_out']} outputs, {s['dims']}-D positions",
+        f"  recurrent delays  {desc['delays']}"
+        + ("; inputs have positions too" if desc["input_positions"] else ""),
+        f"  dt                {p['dt']['value']:g} ms",
+        f"  velocity          {p['velocity']['value']:g} um/ms "
+        f"({p['velocity']['value'] / 1000:g} m/s)",
+        f"  tau_mem, tau_syn  {p['tau_mem']['value']:g} ms, {p['tau_syn']['value']:g} ms",
+        f"  max delay         {p['max_delay']['value']:g} ms",
+        f"  delay (ms)        min {d['min']:.3g}  median {d['median']:.3g}  max {d['max']:.3g}",
+        f"  delay (steps)     min {k['min']:.0f}  median {k['median']:.0f}  max {k['max']:.0f}"
+        f"  clamped {k['n_clamped']}",
+    ]
+    history = desc["history"]
+    if history:
+        names = list(history)
+        lines.append(f"  history           {desc['epochs']} epochs")
+        lines.append("    epoch  " + "  ".join(f"{n:>14}" for n in names))
+        n = desc["epochs"]
+        shown = list(range(n)) if n <= 10 else [*range(5), None, *range(n - 4, n)]
+        for e in shown:
+            if e is None:
+                lines.append("    ...")
+                continue
+            lines.append(f"    {e + 1:5d}  " + "  ".join(f"{history[k][e]:14.4g}" for k in names))
+    else:
+        lines.append("  history           none recorded")
+    return "\n".join(lines)
