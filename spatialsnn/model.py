@@ -198,11 +198,15 @@ class SpatialSNN(nn.Module):
             self.rec_delay = None
 
     # ----------------------------------------------------------------- properties
-    def __getattr__(self, name: str) -> Any:  # expose hyper-parameters read-only
-        hparams = self.__dict__.get("hparams")
-        if hparams is not None and name in hparams:
-            return hparams[name]
-        return super().__getattr__(name)
+    @property
+    def velocity(self) -> float:
+        """Conduction velocity, µm/ms."""
+        return self.hparams["velocity"]
+
+    @property
+    def dt(self) -> float:
+        """Time step, ms."""
+        return self.hparams["dt"]
 
     @property
     def max_delay_steps(self) -> int:

@@ -22,13 +22,14 @@ Backends
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Literal
 
 from torch import Tensor
 
 from spatialsnn.ops import _autograd, _reference
-from spatialsnn.ops._common import check_mode, check_projection, effective_max_delay
+from spatialsnn.ops._common import check_mode, check_projection
 
 __all__ = ["BACKENDS", "available_backends", "delayed_linear", "lif_recurrent", "resolve_backend"]
 
@@ -63,12 +64,14 @@ def resolve_backend(backend: str = "auto") -> str:
     return backend
 
 
-def _max_steps(delay: Tensor, n_steps: int, max_delay: float | None) -> int:
+def _clamp(delay: Tensor, n_steps: int, max_delay: float | None) -> tuple[Tensor, int]:
+    """Clamp delays to ``[0, min(max_delay, T)]``; return them and the buffer depth."""
     if max_delay is None:
         max_delay = float(delay.detach().max()) if delay.numel() else 0.0
-    if max_delay < 0:
+    if not max_delay >= 0:
         raise ValueError(f"max_delay must be >= 0 steps, got {max_delay}")
-    return effective_max_delay(int(max_delay), n_steps)
+    limit = min(float(max_delay), float(n_steps))  # later arrivals fall outside the sequence
+    return delay.clamp(0, limit), math.ceil(limit)
 
 
 def delayed_linear(
@@ -111,8 +114,7 @@ def delayed_linear(
     """
     check_mode(mode)
     check_projection(x, weight, delay, what="delayed_linear")
-    kmax = _max_steps(delay, x.shape[1], max_delay)
-    delay = delay.clamp(0, kmax)
+    delay, kmax = _clamp(delay, x.shape[1], max_delay)
     impl = _IMPLS[resolve_backend(backend)]
     return impl.delayed_linear(x, weight, delay, mode, kmax)
 
@@ -177,8 +179,7 @@ def lif_recurrent(
             f"{tuple(drive.shape)} and {tuple(weight.shape)}"
         )
     check_projection(drive, weight, delay, what="lif_recurrent")
-    kmax = _max_steps(delay, drive.shape[1], max_delay)
-    delay = delay.clamp(0, kmax)
+    delay, kmax = _clamp(delay, drive.shape[1], max_delay)
     impl = _IMPLS[resolve_backend(backend)]
     return impl.lif_recurrent(
         drive,

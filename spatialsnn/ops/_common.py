@@ -30,11 +30,6 @@ def split_delay(delay: Tensor) -> DelaySplit:
     return DelaySplit(k0=k0.long(), frac=d - k0, kr=torch.floor(d + 0.5).long())
 
 
-def effective_max_delay(max_delay_steps: int, n_steps: int) -> int:
-    """Delays of ``n_steps`` or more never arrive inside the sequence: clamp there."""
-    return max(0, min(int(max_delay_steps), int(n_steps)))
-
-
 def check_mode(mode: str) -> None:
     """Raise ``ValueError`` for an unknown delay mode."""
     if mode not in MODES:
