@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +44,14 @@ SCALARS = {
     "tau_mem": ("ms", "membrane time constant"),
     "tau_syn": ("ms", "synaptic time constant"),
     "threshold": ("1", "firing threshold of the hidden LIF neurons"),
+}
+
+#: Units of the validated variables other than the weights (which are "1").
+UNITS = {
+    "position_hidden": "um",
+    "position_input": "um",
+    "delay_hidden_hidden": "ms",
+    **{name: units for name, (units, _) in SCALARS.items()},
 }
 
 
@@ -193,8 +201,9 @@ def save(
             raise ValueError(f"history entries must have one length, got {sorted(lengths)}")
     ds = to_dataset(model, history=history, training_config=training_config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # Not tempfile.mkstemp: its 0600 mode would survive the rename. A fresh name lets
+    # HDF5 create the file with the usual umask-derived permissions.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
         os.replace(tmp, path)
@@ -295,6 +304,11 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
             raise _fail(source, f"variable {name!r} contains NaN or infinite values")
         if "units" not in var.attrs:
             raise _fail(source, f"variable {name!r} has no units attribute")
+        want = UNITS.get(name, "1")  # weights are dimensionless
+        if var.attrs["units"] != want:
+            raise _fail(
+                source, f"variable {name!r} has units {var.attrs['units']!r}, expected {want!r}"
+            )
     for name in ("dt", "velocity", "tau_mem", "tau_syn"):
         if not float(ds[name]) > 0:
             raise _fail(source, f"{name} must be positive, got {float(ds[name])}")

@@ -42,8 +42,11 @@ def describe_file(path: str | os.PathLike) -> dict[str, Any]:
     cfg = validate_dataset(ds, path)
     model = from_dataset(ds, path)
     delays_ms = model.delays().detach().numpy()
-    steps = ds["delay_steps_hidden_hidden"].values
     raw_steps = np.floor(delays_ms / cfg["dt"] + 0.5)
+    if "delay_steps_hidden_hidden" in ds:
+        steps = ds["delay_steps_hidden_hidden"].values
+    else:  # optional in the format (derived, for inspection): recompute it
+        steps = np.clip(raw_steps, 0, model.max_delay_steps)
     history = history_of(ds)
     return {
         "file": str(path),
