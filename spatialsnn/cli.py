@@ -1,6 +1,7 @@
 """The ``spatialsnn`` command line.
 
-Thin wrappers over the Python API: heavy imports happen inside each subcommand so
+Thin wrappers over the Python API; each subcommand lives in its own module under
+:mod:`spatialsnn.commands`, and heavy imports happen inside the handlers so
 ``spatialsnn --help`` is instant. Exit codes: 0 success, 1 a check failed, 2 bad
 input (usage errors, missing or invalid files), with one message and no traceback.
 """
@@ -8,32 +9,17 @@ input (usage errors, missing or invalid files), with one message and no tracebac
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 from collections.abc import Sequence
+
+from spatialsnn.commands import MODULES, CommandError
 
 __all__ = ["main"]
 
 
-class _Failure(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
-
-
-def _info(args: argparse.Namespace) -> int:
-    from spatialsnn.summary import describe_file, format_description
-
-    try:
-        desc = describe_file(args.model)
-    except ValueError as err:  # ModelFileError is a ValueError
-        raise _Failure(str(err)) from None
-    if args.json:
-        print(json.dumps(desc, indent=2, sort_keys=False))
-    else:
-        print(format_description(desc))
-    return 0
-
-
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
     from spatialsnn import __version__
 
     parser = argparse.ArgumentParser(
@@ -42,11 +28,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spatialsnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("info", help="summarise a model file", description="Summarise a model file.")
-    p.add_argument("model", help="path to a spatialsnn model file (.nc)")
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.set_defaults(func=_info)
+    for name in MODULES:
+        importlib.import_module(f"spatialsnn.commands.{name}").register(sub)
     return parser
 
 
@@ -58,11 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv : sequence of str, optional
         Arguments without the program name (default: ``sys.argv[1:]``).
     """
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except _Failure as err:
+    except CommandError as err:
         print(f"spatialsnn {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -130,9 +130,33 @@ class SNNLoss:
         parts : dict of str to float
             Each term's value (detached), including ``"cross_entropy"``.
         """
-        total = F.cross_entropy(output.logits, labels)
-        parts = {"cross_entropy": float(total.detach())}
+        ce = F.cross_entropy(output.logits, labels)
+        reg, parts = self.penalties(model, output.hidden_spikes.sum(1).mean(0))
+        return ce + reg, {"cross_entropy": float(ce.detach()), **parts}
+
+    def penalties(
+        self, model, mean_counts: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """The regularisers alone.
+
+        Parameters
+        ----------
+        model : SpatialSNN
+            The model (for weights and delays).
+        mean_counts : Tensor of shape (n_hidden,), optional
+            Batch-mean spike count per hidden neuron (the data-parallel trainer passes
+            the mean over the global batch); without it the spike term is skipped.
+
+        Returns
+        -------
+        total : Tensor
+            Scalar sum of the weighted terms.
+        parts : dict of str to float
+            Each unweighted term's value.
+        """
         w = model.w_rec
+        total = w.new_zeros(())
+        parts: dict[str, float] = {}
 
         def add(name: str, lam: float, term):
             nonlocal total
@@ -141,11 +165,8 @@ class SNNLoss:
                 parts[name] = float(value.detach())
                 total = total + lam * value
 
-        add(
-            "spike_count",
-            self.spike_reg,
-            lambda: spike_count_penalty(output.hidden_spikes, self.nu),
-        )
+        if mean_counts is not None:
+            add("spike_count", self.spike_reg, lambda: 0.5 * ((mean_counts - self.nu) ** 2).sum())
         add("l1", self.l1, lambda: w.abs().sum())
         if self.connection_cost or self.communicability_cost:
             delay = model.delays()
