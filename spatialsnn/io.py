@@ -319,8 +319,19 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
     return cfg
 
 
-def from_dataset(ds: xr.Dataset, source: Any = "<dataset>"):
-    """Build a :class:`~spatialsnn.SpatialSNN` from a validated Dataset (format v1)."""
+def from_dataset(ds: xr.Dataset, source: Any = "<dataset>", dtype: torch.dtype | None = None):
+    """Build a :class:`~spatialsnn.SpatialSNN` from a Dataset in format v1 (validated here).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The model description.
+    source : str or path
+        Named in error messages.
+    dtype : torch.dtype, optional
+        Parameter dtype; default: float64 if the file stores float64 weights, else
+        float32.
+    """
     from spatialsnn.model import SpatialSNN
 
     cfg = validate_dataset(ds, source)
@@ -328,7 +339,10 @@ def from_dataset(ds: xr.Dataset, source: Any = "<dataset>"):
         model = SpatialSNN(**cfg)
     except (TypeError, ValueError) as err:
         raise _fail(source, f"config cannot build a model: {err}") from None
-    dtype = model.w_in.dtype
+    if dtype is None:
+        stored = ds["weight_hidden_hidden"].dtype
+        dtype = torch.float64 if stored == np.float64 else torch.float32
+    model = model.to(dtype)
 
     def tensor(name: str, transpose: bool = False) -> torch.Tensor:
         values = np.asarray(ds[name].values, dtype=np.float64)
@@ -350,13 +364,16 @@ def from_dataset(ds: xr.Dataset, source: Any = "<dataset>"):
     return model
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike, *, dtype: torch.dtype | None = None):
     """Load a model file written by :func:`save`.
 
     Parameters
     ----------
     path : str or path-like
         A spatialsnn model file (format version 1).
+    dtype : torch.dtype, optional
+        Parameter dtype; default: the stored precision (float64 files give float64
+        models, everything else float32).
 
     Returns
     -------
@@ -370,7 +387,7 @@ def load(path: str | os.PathLike):
         :func:`open_model_dataset`); nothing is half-loaded.
     """
     ds = open_model_dataset(path)
-    return from_dataset(ds, Path(path))
+    return from_dataset(ds, Path(path), dtype)
 
 
 def history_of(ds: xr.Dataset) -> dict[str, list[float]]:

@@ -110,12 +110,12 @@ def test_save_load_round_trip_is_exact(kw, tmp_nc, rng):
     assert torch.equal(loaded.delay_steps(), model.delay_steps())
 
 
-def test_float64_model_is_stored_in_float64_and_loads_as_float32(tmp_nc, rng):
-    """Decision: the file keeps float64 values exactly; load gives the float32 twin.
+def test_float64_model_is_stored_in_float64_and_loads_as_float64(tmp_nc, rng):
+    """The file keeps float64 values exactly; load keeps the stored precision.
 
-    ``load`` always returns float32 parameters (the PyTorch default); the loaded model
-    equals the float64 model converted with ``.float()``, bit for bit, and simulates
-    identically to it. Plain xarray readers (Brian2 export) see the float64 values.
+    ``load`` returns float64 parameters for a float64 file, bit for bit; with
+    ``dtype=torch.float32`` it gives the float32 twin, equal to ``.float()`` of the
+    original, which simulates identically to it.
     """
     model = _trained_like(seed=3, dtype=torch.float64, dims=3, input_positions=True)
     spatialsnn.save(model, tmp_nc)
@@ -131,7 +131,12 @@ def test_float64_model_is_stored_in_float64_and_loads_as_float32(tmp_nc, rng):
             # not merely float32 values widened: float64 precision really is kept
             assert not np.array_equal(values, values.astype(np.float32).astype(np.float64))
 
-    loaded = spatialsnn.load(tmp_nc)
+    loaded64 = spatialsnn.load(tmp_nc)
+    for name, p in _params(model).items():
+        q = dict(loaded64.named_parameters())[name]
+        assert q.dtype == torch.float64
+        assert torch.equal(q, p), name
+    loaded = spatialsnn.load(tmp_nc, dtype=torch.float32)
     as_float32 = copy.deepcopy(model).float()
     for name, p in _params(as_float32).items():
         q = dict(loaded.named_parameters())[name]
