@@ -1,0 +1,572 @@
+"""Training: the configuration, the loop, checkpoints, resume and data parallelism.
+
+Every source of randomness is a seeded :class:`torch.Generator` derived from the
+configuration's seed and the epoch number, so a run killed after any epoch and
+resumed from its checkpoint ends in exactly the state of an uninterrupted run
+(bitwise on the CPU). Under ``torchrun`` (``WORLD_SIZE > 1``) the global batch is
+split across processes with :class:`~torch.nn.parallel.DistributedDataParallel`
+(gloo on CPU, NCCL on GPU); losses are weighted so that the gradient equals the
+single-process gradient of the same global batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from spatialsnn.data import SpikeDataset
+from spatialsnn.loss import SNNLoss
+from spatialsnn.model import CONDITIONS, SpatialSNN
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "evaluate", "load_datasets", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the model file as JSON).
+
+    Units: ms, µm, µm/ms. Learning rates of positions are in µm per step of Adam,
+    of free delays in ms per step.
+
+    Attributes
+    ----------
+    task : str
+        ``"timing"`` or ``"randman"`` (synthetic, see :func:`spatialsnn.data.make_task`),
+        or ``"shd"``/``"ssc"`` (Heidelberg spiking datasets).
+    task_params : dict
+        Parameters of a synthetic task (e.g. ``{"n_train": 512}``).
+    data_path : str or None
+        Directory or file of the SHD/SSC data (None: download into the cache).
+    data_seed : int
+        Seed of a synthetic task.
+    seed : int
+        Seed of the initialisation, shuffling and augmentation.
+    condition : str
+        One of :data:`spatialsnn.CONDITIONS`: ``spatial``, ``spatial+cost``, ``free``,
+        ``none``.
+    n_hidden, dims : int
+        Hidden population size and dimension of space.
+    velocity, dt, max_delay, tau_mem, tau_syn : float
+        Model parameters (µm/ms, ms).
+    epochs, batch_size : int
+        Maximum number of epochs; global batch size.
+    lr : float
+        Adam learning rate of the weights.
+    position_lr : float or None
+        Adam learning rate of positions in µm; None: ``0.05 * velocity`` (the paper's
+        0.05 in its units of one ms of delay).
+    delay_lr : float
+        Adam learning rate of free delays, ms.
+    spike_reg, nu, l1 : float
+        Spike-count regulariser weight and target (spikes per neuron per trial), L1
+        weight on recurrent weights.
+    connection_cost, cost_exponent, cost_into_positions, communicability_cost
+        Wiring-cost regularisers; ``None`` takes the condition's preset.
+    patience : int
+        Early stopping: stop after this many epochs without a better validation
+        accuracy (0 disables); the best model is kept.
+    val_fraction : float
+        Fraction of the training split held out for early stopping.
+    augment : dict or None
+        Augmentation configuration (see :class:`spatialsnn.data.Augment`); ``{}``
+        means the paper's settings (channel shift ±40 and same-class blend), None
+        disables augmentation.
+    readout, delay_mode, backend : str
+        Passed to :class:`~spatialsnn.SpatialSNN`.
+    init : {"auto", "paper"}
+        Input-weight initialisation: ``"paper"`` uses Normal(0.03, 0.01) (made for
+        SHD's 700 busy channels); ``"auto"`` scales the mean (and standard deviation)
+        to ``6 / m``, with ``m`` the mean number of input spikes a neuron receives
+        within one membrane time constant in the training data, which reproduces the
+        paper's 0.03 on SHD and keeps sparse tasks spiking.
+    dtype : {"float32", "float64"}
+        Floating-point type of the parameters and the simulation.
+    model_kwargs : dict
+        Further keyword arguments for :class:`~spatialsnn.SpatialSNN` (e.g. weight
+        initialisation).
+    """
+
+    task: str = "timing"
+    task_params: dict[str, Any] = field(default_factory=dict)
+    data_path: str | None = None
+    data_seed: int = 0
+    seed: int = 0
+    condition: str = "spatial"
+    n_hidden: int = 64
+    dims: int = 2
+    velocity: float = 100.0
+    dt: float = 1.0
+    max_delay: float = 250.0
+    tau_mem: float = 20.0
+    tau_syn: float = 5.0
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    position_lr: float | None = None
+    delay_lr: float = 0.05
+    spike_reg: float = 0.0
+    nu: float = 1.0
+    l1: float = 0.0
+    connection_cost: float | None = None
+    cost_exponent: int | None = None
+    cost_into_positions: bool = True
+    communicability_cost: float = 0.0
+    patience: int = 10
+    val_fraction: float = 0.1
+    augment: dict[str, Any] | None = None
+    readout: str = "exp_mean"
+    delay_mode: str = "interpolate"
+    backend: str = "auto"
+    init: str = "auto"
+    dtype: str = "float32"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.condition not in CONDITIONS:
+            raise ValueError(
+                f"condition must be one of {tuple(CONDITIONS)}, got {self.condition!r}"
+            )
+        for name in ("epochs", "batch_size", "n_hidden", "dims"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.init not in ("auto", "paper"):
+            raise ValueError(f"init must be 'auto' or 'paper', got {self.init!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, refusing unknown keys with one clear message."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict of all fields."""
+        return dataclasses.asdict(self)
+
+    def loss(self) -> SNNLoss:
+        """The loss of this configuration (condition presets filled in)."""
+        preset = CONDITIONS[self.condition]["loss"]
+        return SNNLoss(
+            spike_reg=self.spike_reg,
+            nu=self.nu,
+            l1=self.l1,
+            connection_cost=preset.get("connection_cost", 0.0)
+            if self.connection_cost is None
+            else self.connection_cost,
+            cost_exponent=preset.get("cost_exponent", 1)
+            if self.cost_exponent is None
+            else self.cost_exponent,
+            cost_into_positions=self.cost_into_positions,
+            communicability_cost=self.communicability_cost,
+        )
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : SpatialSNN
+        The best model (highest validation accuracy), in eval mode.
+    history : dict of str to list of float
+        Per-epoch ``train_loss``, ``train_accuracy``, ``val_accuracy``,
+        ``test_loss``, ``test_accuracy``, ``hidden_rate`` (spikes per neuron per
+        trial), ``epoch_seconds``.
+    best_epoch : int
+        1-based epoch of the kept model.
+    path : pathlib.Path or None
+        The model file written, if any.
+    """
+
+    model: SpatialSNN
+    history: dict[str, list[float]]
+    best_epoch: int
+    path: Path | None = None
+
+
+def load_datasets(config: TrainConfig) -> tuple[SpikeDataset, SpikeDataset]:
+    """The train and test splits a configuration trains on."""
+    from spatialsnn.data import make_task
+
+    if config.task in ("shd", "ssc"):
+        from spatialsnn.data import shd
+
+        loader = shd.load_shd if config.task == "shd" else shd.load_ssc
+        kw = dict(dt=config.dt, path=config.data_path, **config.task_params)
+        return loader("train", **kw), loader("test", **kw)
+    return make_task(config.task, seed=config.data_seed, dt=config.dt, **config.task_params)
+
+
+def _input_init(data: SpikeDataset, config: TrainConfig) -> dict[str, float]:
+    """Input weight scale from the input statistics, see ``TrainConfig.init``."""
+    rate = float(data.x.float().mean())  # spikes per channel per step
+    per_tau = max(rate * data.n_channels * config.tau_mem / config.dt, 1e-6)
+    scale = 6.0 / per_tau
+    return {"w_in_mean": scale, "w_in_std": scale}
+
+
+def _rank_world() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+@torch.no_grad()
+def evaluate(model: SpatialSNN, data: SpikeDataset, batch_size: int = 256) -> dict[str, float]:
+    """Loss and accuracy of a model on a dataset, in eval mode (Brian2-compatible delays).
+
+    Parameters
+    ----------
+    model : SpatialSNN
+        The network; its train/eval mode is restored afterwards.
+    data : SpikeDataset
+        Samples to evaluate.
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    dict
+        ``loss`` (mean cross-entropy), ``accuracy`` (fraction), ``hidden_rate``
+        (mean spikes per hidden neuron per trial).
+    """
+    was_training = model.training
+    model.eval()
+    loss = correct = spikes = 0.0
+    for x, y in data.batches(batch_size):
+        out = model(x.to(model.w_in.dtype))
+        loss += float(F.cross_entropy(out.logits, y, reduction="sum"))
+        correct += float((out.logits.argmax(1) == y).sum())
+        spikes += float(out.hidden_spikes.sum())
+    model.train(was_training)
+    n = max(1, len(data))
+    return {
+        "loss": loss / n,
+        "accuracy": correct / n,
+        "hidden_rate": spikes / n / model.hparams["n_hidden"],
+    }
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # mkstemp would be 0600
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class Trainer:
+    """The training loop of one configuration.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        What to train.
+    train_data, test_data : SpikeDataset, optional
+        Data to use instead of :func:`load_datasets` (e.g. already loaded).
+    progress : bool
+        Show a tqdm progress bar (on rank 0).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        train_data: SpikeDataset | None = None,
+        test_data: SpikeDataset | None = None,
+        *,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        if train_data is None or test_data is None:
+            train_data, test_data = load_datasets(config)
+        if train_data.n_channels != test_data.n_channels:
+            raise ValueError("train and test data have different numbers of channels")
+        self.data_info = dict(train_data.info)
+        self.rank, self.world = _rank_world()
+        order = torch.randperm(
+            len(train_data), generator=torch.Generator().manual_seed(config.seed)
+        )
+        n_val = int(round(config.val_fraction * len(train_data)))
+        self.val = train_data.subset(order[:n_val]) if n_val else test_data
+        self.train_data = train_data.subset(order[n_val:]) if n_val else train_data
+        self.test = test_data
+        self.progress = progress and self.rank == 0
+        spec = CONDITIONS[config.condition]["model"]
+        init = _input_init(train_data, config) if config.init == "auto" else {}
+        self.model = SpatialSNN(
+            train_data.n_channels,
+            config.n_hidden,
+            train_data.n_classes,
+            config.dims,
+            velocity=config.velocity,
+            dt=config.dt,
+            tau_mem=config.tau_mem,
+            tau_syn=config.tau_syn,
+            max_delay=config.max_delay,
+            delay_mode=config.delay_mode,
+            readout=config.readout,
+            backend=config.backend,
+            seed=config.seed,
+            **spec,
+            **{**init, **config.model_kwargs},
+        ).to(getattr(torch, config.dtype))
+        self.loss_fn = config.loss()
+        self.optimizer = torch.optim.Adam(self._param_groups())
+        self.augment = None
+        if config.augment is not None:  # {} means the paper's settings
+            from spatialsnn.data.augment import Augment
+
+            self.augment = Augment.from_config(config.augment)
+        self.epoch = 0
+        self.history: dict[str, list[float]] = {}
+        self.best_val = -math.inf
+        self.best_epoch = 0
+        self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+        self.stale = 0
+        self._ddp = None
+        if self.world > 1:
+            self._ddp = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        c, m = self.config, self.model
+        pos_lr = c.position_lr if c.position_lr is not None else 0.05 * c.velocity
+        groups = [{"params": [m.w_in, m.w_rec, m.w_out], "lr": c.lr, "name": "weights"}]
+        positions = [
+            p for p in (m.positions, m.input_positions) if p is not None and p.requires_grad
+        ]
+        if positions:
+            groups.append({"params": positions, "lr": pos_lr, "name": "positions"})
+        if m.rec_delay is not None:
+            groups.append({"params": [m.rec_delay], "lr": c.delay_lr, "name": "delays"})
+        return groups
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything needed to resume after the current epoch."""
+        return {
+            "format": "spatialsnn-checkpoint",
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "best_state": self.best_state,
+            "stale": self.stale,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state` (the configuration must match)."""
+        if state.get("format") != "spatialsnn-checkpoint":
+            raise ValueError("not a spatialsnn checkpoint")
+        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
+        now = {k: v for k, v in self.config.to_dict().items() if k != "epochs"}
+        if saved != now:
+            diff = sorted(k for k in now if saved.get(k) != now[k])
+            raise ValueError(
+                f"checkpoint was made with a different configuration ({', '.join(diff)})"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = state["epoch"]
+        self.history = state["history"]
+        self.best_val, self.best_epoch = state["best_val"], state["best_epoch"]
+        self.best_state, self.stale = state["best_state"], state["stale"]
+
+    # ---------------------------------------------------------------------- loop
+    def _generator(self, purpose: int) -> torch.Generator:
+        seed = (self.config.seed * 1_000_003 + self.epoch * 7919 + purpose) % (2**63)
+        return torch.Generator().manual_seed(seed)
+
+    def _train_epoch(self) -> dict[str, float]:
+        c, model = self.config, self.model
+        module = self._ddp or model
+        model.train()
+        n_total = len(self.train_data)
+        order = torch.randperm(n_total, generator=self._generator(1))
+        aug_gen = self._generator(2)
+        n_batches = math.ceil(n_total / c.batch_size)
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
+                       unit="batch")  # fmt: skip
+        loss_sum = correct = 0.0
+        for b in range(n_batches):
+            idx_global = order[b * c.batch_size : (b + 1) * c.batch_size]
+            n_global = len(idx_global)
+            idx = idx_global[self.rank :: self.world]  # this process's share
+            x, y = self.train_data.x[idx], self.train_data.y[idx]
+            if self.augment is not None:  # cheaper on the uint8 counts
+                x = self.augment(x, y, generator=aug_gen)
+            out = module(x.to(model.w_in.dtype))
+            # sum of per-sample losses / global batch, times world size: DDP's gradient
+            # average then equals the single-process gradient of the global batch.
+            ce_sum = F.cross_entropy(out.logits, y, reduction="sum")
+            loss = ce_sum / n_global * self.world
+            loss = loss + self._regularisers(out, n_global)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            stats = torch.tensor([float(ce_sum.detach()), float((out.logits.argmax(1) == y).sum())])
+            if self.world > 1:
+                torch.distributed.all_reduce(stats)
+            loss_sum += float(stats[0])
+            correct += float(stats[1])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_sum / ((b + 1) * c.batch_size):.3f}")
+        if bar is not None:
+            bar.close()
+        return {"loss": loss_sum / n_total, "accuracy": correct / n_total}
+
+    def _regularisers(self, out, n_global: int) -> torch.Tensor:
+        """Regularisers, with the spike count averaged over the global batch."""
+        counts = out.hidden_spikes.sum((0, 1))
+        if self.world > 1 and self.loss_fn.spike_reg:
+            from torch.distributed.nn.functional import all_reduce
+
+            # autograd-aware: the backward sums the ranks' gradients, DDP then averages
+            counts = all_reduce(counts)
+        total, _ = self.loss_fn.penalties(self.model, counts / n_global)
+        return total
+
+    def fit(self, checkpoint: Path | None = None) -> TrainResult:
+        """Train until ``config.epochs`` or early stopping; checkpoint every epoch.
+
+        Parameters
+        ----------
+        checkpoint : pathlib.Path, optional
+            Written atomically after each epoch (rank 0).
+        """
+        c = self.config
+        while self.epoch < c.epochs and not (c.patience and self.stale >= c.patience):
+            start = time.perf_counter()
+            tr = self._train_epoch()
+            self.epoch += 1
+            val = evaluate(self.model, self.val)
+            test = evaluate(self.model, self.test)
+            row = {
+                "train_loss": tr["loss"],
+                "train_accuracy": tr["accuracy"],
+                "val_accuracy": val["accuracy"],
+                "test_loss": test["loss"],
+                "test_accuracy": test["accuracy"],
+                "hidden_rate": test["hidden_rate"],
+                "epoch_seconds": time.perf_counter() - start,
+            }
+            for k, v in row.items():
+                self.history.setdefault(k, []).append(float(v))
+            if val["accuracy"] > self.best_val:
+                self.best_val, self.best_epoch, self.stale = val["accuracy"], self.epoch, 0
+                self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.stale += 1
+            if self.progress:
+                from tqdm.auto import tqdm
+
+                tqdm.write(
+                    f"epoch {self.epoch:3d}  loss {tr['loss']:.4f}  train {tr['accuracy']:.3f}"
+                    f"  val {val['accuracy']:.3f}  test {test['accuracy']:.3f}"
+                    f"  rate {test['hidden_rate']:.2f}  ({row['epoch_seconds']:.1f} s)"
+                )
+            if checkpoint is not None and self.rank == 0:
+                _atomic_torch_save(self.state(), checkpoint)
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return TrainResult(self.model, self.history, self.best_epoch)
+
+    def training_config(self) -> dict[str, Any]:
+        """What goes into the model file's ``training_config`` attribute."""
+        return {
+            **self.config.to_dict(),
+            "data": self.data_info,
+            "best_epoch": self.best_epoch,
+            "world_size": self.world,
+        }
+
+
+def train(
+    config: TrainConfig | dict[str, Any],
+    out: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    train_data: SpikeDataset | None = None,
+    test_data: SpikeDataset | None = None,
+) -> TrainResult:
+    """Train a network and (optionally) write its model file.
+
+    Parameters
+    ----------
+    config : TrainConfig or dict
+        The run.
+    out : path, optional
+        Model file to write (format v1, with history and configuration). A
+        checkpoint ``<out>.ckpt`` is written atomically after every epoch and removed
+        when training ends.
+    resume : bool
+        Continue from ``<out>.ckpt`` if it exists (same configuration required;
+        ``epochs`` may be raised).
+    progress : bool
+        Progress bar and one line per epoch.
+    train_data, test_data : SpikeDataset, optional
+        Data to use instead of loading it from the configuration.
+
+    Returns
+    -------
+    TrainResult
+    """
+    from spatialsnn.io import save
+
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    trainer = Trainer(config, train_data, test_data, progress=progress)
+    ckpt = None
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ckpt = out.with_name(out.name + ".ckpt")
+        if resume and ckpt.exists():
+            trainer.load_state(torch.load(ckpt, weights_only=False))
+    result = trainer.fit(ckpt)
+    if out is not None and trainer.rank == 0:
+        save(result.model, out, history=result.history, training_config=trainer.training_config())
+        result.path = out
+        if ckpt is not None and ckpt.exists():
+            ckpt.unlink()
+    return result
+
+
+def config_from_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or JSON (``.json``) training configuration."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)
