@@ -24,6 +24,7 @@ from spatialsnn.io import ModelFileError, load, save
 from spatialsnn.loss import SNNLoss
 from spatialsnn.model import CONDITIONS, SNNOutput, SpatialSNN
 from spatialsnn.readout import readout
+from spatialsnn.train import TrainConfig
 
 try:
     __version__ = version("spatialsnn")
@@ -37,6 +38,7 @@ __all__ = [
     "SNNLoss",
     "SNNOutput",
     "SpatialSNN",
+    "TrainConfig",
     "__version__",
     "delay_steps",
     "delays_from_positions",

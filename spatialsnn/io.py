@@ -357,10 +357,8 @@ def from_dataset(ds: xr.Dataset, source: Any = "<dataset>", dtype: torch.dtype |
         if model.input_positions is not None:
             model.input_positions.copy_(tensor("position_input"))
         if model.rec_delay is not None:
-            delay = tensor("delay_hidden_hidden", transpose=True)
-            if (delay < 0).any():
-                raise _fail(source, "delay_hidden_hidden has negative delays")
-            model.rec_delay.copy_(delay)
+            # the raw parameter; the model uses max(0, value), so negatives are valid
+            model.rec_delay.copy_(tensor("delay_hidden_hidden", transpose=True))
     return model
 
 

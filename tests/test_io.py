@@ -434,10 +434,6 @@ BAD = {
         _set_var_attr("velocity", "units", "m/s"),
         r"'velocity' has units 'm/s', expected 'um/ms'",
     ),
-    "negative-free-delay": (
-        _set_element("delay_hidden_hidden", (1, 4), -2.0),
-        "negative delays",
-    ),
 }
 
 
@@ -538,3 +534,14 @@ def test_format_doc_worked_example_runs(tmp_path, monkeypatch):
     with pytest.warns(spatialsnn.DelayClampWarning):  # the example meets clamped delays
         expected = model.delay_steps().T.numpy()
     assert np.array_equal(namespace["steps"], expected)
+
+
+def test_negative_free_delays_load_and_act_as_zero(tmp_nc):
+    """Free delays are raw parameters (training may push them below 0); they act as 0."""
+    model = SpatialSNN(N_IN, N_HIDDEN, N_OUT, delays="free", seed=1)
+    with torch.no_grad():
+        model.rec_delay[1, 4] = -2.0
+    spatialsnn.save(model, tmp_nc)
+    loaded = spatialsnn.load(tmp_nc)
+    assert loaded.rec_delay[1, 4] == -2.0
+    assert loaded.delays()[1, 4] == 0.0
