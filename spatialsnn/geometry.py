@@ -105,10 +105,11 @@ def report_clamp(delay: Tensor, max_delay: float, *, what: str = "delays") -> in
     """
     n = int((delay.detach() > max_delay).sum())
     if n:
+        # A message without the count: Python's default filter then shows it once per
+        # call site instead of flooding a training log; the count is returned.
         warnings.warn(
-            f"{n} of {delay.numel()} {what} exceed the maximum delay {max_delay:g} and "
-            f"are clamped to it (largest {float(delay.detach().max()):.4g}); increase "
-            "max_delay or slow the growth of positions",
+            f"{what} exceed the maximum delay {max_delay:g} and are clamped to it; "
+            "increase max_delay or slow the growth of positions",
             DelayClampWarning,
             stacklevel=3,
         )

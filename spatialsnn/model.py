@@ -190,6 +190,8 @@ class SpatialSNN(nn.Module):
         self.w_out = nn.Parameter(normal((n_out, n_hidden), 0.0, w_out_std))
         self.positions = nn.Parameter(uniform((n_hidden, dims)), requires_grad=delays == "spatial")
         self.input_positions = nn.Parameter(uniform((n_in, dims))) if input_positions else None
+        #: synapses whose delay was clamped to max_delay in the last forward pass
+        self.clamped_delays: dict[str, int] = {"recurrent": 0, "input": 0}
         if delays == "free":
             # Start where the spatial condition starts: delays of the initial positions.
             init = delays_from_positions(self.positions.detach(), None, velocity)
@@ -274,10 +276,12 @@ class SpatialSNN(nn.Module):
             drive = x @ self.w_in.T
         else:
             d_in = self.input_delays() / dt
-            report_clamp(d_in, kmax, what="input delays (steps)")
+            self.clamped_delays["input"] = report_clamp(d_in, kmax, what="input delays (steps)")
             drive = ops.delayed_linear(x, self.w_in, d_in, mode, max_delay=kmax, backend=backend)
         d_rec = self.delays() / dt
-        report_clamp(d_rec, kmax, what="recurrent delays (steps)")
+        self.clamped_delays["recurrent"] = report_clamp(
+            d_rec, kmax, what="recurrent delays (steps)"
+        )
         spikes = ops.lif_recurrent(
             drive, self.w_rec, d_rec, alpha=c.alpha, beta=c.beta, gamma=c.gamma,
             threshold=hp["threshold"], slope=hp["surrogate_slope"], mode=mode,

@@ -188,7 +188,8 @@ class TrainResult:
     history : dict of str to list of float
         Per-epoch ``train_loss``, ``train_accuracy``, ``val_accuracy``,
         ``test_loss``, ``test_accuracy``, ``hidden_rate`` (spikes per neuron per
-        trial), ``epoch_seconds``.
+        trial), ``clamped_delays`` (synapses clamped to ``max_delay`` at the epoch's
+        end), ``epoch_seconds``.
     best_epoch : int
         1-based epoch of the kept model.
     path : pathlib.Path or None
@@ -474,6 +475,7 @@ class Trainer:
                 "test_loss": test["loss"],
                 "test_accuracy": test["accuracy"],
                 "hidden_rate": test["hidden_rate"],
+                "clamped_delays": float(sum(self.model.clamped_delays.values())),
                 "epoch_seconds": time.perf_counter() - start,
             }
             for k, v in row.items():

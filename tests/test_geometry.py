@@ -9,6 +9,7 @@ from spatialsnn.geometry import (
     delay_steps,
     delays_from_positions,
     pairwise_distance,
+    report_clamp,
 )
 
 
@@ -56,8 +57,10 @@ def test_rounding_is_brian2s_half_up():
 
 def test_clamp_is_reported_not_silent():
     d = torch.tensor([1.0, 7.0, 12.0])
-    with pytest.warns(DelayClampWarning, match="2 of 3"):
+    with pytest.warns(DelayClampWarning, match="exceed the maximum delay 5"):
         steps = delay_steps(d, dt=1.0, max_delay_steps=5)
+    with pytest.warns(DelayClampWarning):
+        assert report_clamp(d, 5.0) == 2
     assert steps.tolist() == [1, 5, 5]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
