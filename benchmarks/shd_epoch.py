@@ -58,7 +58,7 @@ def main() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        spikes += float(out.hidden_spikes.sum()) / size / N_HIDDEN
+        spikes += float(out.hidden_spikes.detach().sum()) / size / N_HIDDEN
     if device.type == "cuda":
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start

@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["MODULES", "CommandError"]
 
 #: Subcommand modules, in the order ``spatialsnn --help`` lists them.
-MODULES = ("demo", "train", "info", "analyze")
+MODULES = ("demo", "train", "info", "validate", "export", "analyze", "doctor")
 
 
 class CommandError(Exception):

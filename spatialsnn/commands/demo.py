@@ -78,12 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(path: Path, samples: int) -> int:
-    try:
-        from spatialsnn.validate import print_report, validate_file
-    except ImportError:
-        print("\n(validation in Brian2 is not available in this version)")
-        return 0
+    from spatialsnn.validate import validate_file
+
     print(f"\nSimulating {samples} test samples in Brian2 and comparing with the twin ...")
     report = validate_file(path, samples=samples)
-    print_report(report)
+    print(report.format_table())
     return 0 if report.passed else 1

@@ -14,54 +14,120 @@ Backends
     time·batch·neurons², so small problems only.
 ``"reference"``
     Vectorised PyTorch with hand-written backward passes; memory
-    O(time·batch·neurons).
+    O(time·batch·neurons). Runs on any device and dtype.
+``"cpu"``
+    Compiled C++/OpenMP kernels (float32/float64, CPU tensors), built on first use.
+``"cuda"``
+    Compiled CUDA kernels (float32/float64, CUDA tensors), built on first use.
 ``"auto"``
-    The fastest usable backend (currently ``"reference"``; compiled kernels plug in
-    here). The environment variable ``SPATIALSNN_BACKEND`` overrides ``"auto"``.
+    The fastest usable backend for the tensors at hand: ``"cuda"`` for CUDA tensors,
+    ``"cpu"`` for CPU tensors, if the kernel builds; otherwise ``"reference"``, with one
+    :class:`KernelUnavailableWarning` per kernel and process. Other dtypes than
+    float32/float64 and other devices use ``"reference"``. The environment variable
+    ``SPATIALSNN_BACKEND`` (e.g. ``reference``) overrides ``"auto"``.
+
+The compiled backends are registered as ``torch.ops.spatialsnn.*`` custom operators
+(usable under :func:`torch.compile`); see ``docs/kernels.md`` and ``spatialsnn doctor``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Literal
 
+import torch
 from torch import Tensor
 
-from spatialsnn.ops import _autograd, _reference
+from spatialsnn.ops import _autograd, _cpu, _cuda, _reference
+from spatialsnn.ops._build import KernelBuildError, KernelUnavailableWarning
 from spatialsnn.ops._common import check_mode, check_projection
 
-__all__ = ["BACKENDS", "available_backends", "delayed_linear", "lif_recurrent", "resolve_backend"]
+__all__ = [
+    "BACKENDS",
+    "KernelBuildError",
+    "KernelUnavailableWarning",
+    "available_backends",
+    "delayed_linear",
+    "lif_recurrent",
+    "resolve_backend",
+]
 
-Backend = Literal["auto", "autograd", "reference"]
-BACKENDS = ("auto", "autograd", "reference")
-_IMPLS = {"autograd": _autograd, "reference": _reference}
+Backend = Literal["auto", "autograd", "reference", "cpu", "cuda"]
+BACKENDS = ("auto", "autograd", "reference", "cpu", "cuda")
+_IMPLS = {"autograd": _autograd, "reference": _reference, "cpu": _cpu, "cuda": _cuda}
+#: Kernels for which the fallback warning was already emitted in this process.
+_WARNED: set[str] = set()
+_KERNEL_DTYPES = (torch.float32, torch.float64)
 
 
 def available_backends() -> list[str]:
-    """Names of the concrete backends usable in this process."""
-    return list(_IMPLS)
+    """Names of the concrete backends usable in this process.
+
+    Checking ``"cpu"`` builds the CPU kernel if it is not in the cache yet; ``"cuda"`` is
+    only checked (and built) when a GPU is visible.
+    """
+    names = ["autograd", "reference"]
+    if _cpu.status()[0]:
+        names.append("cpu")
+    if torch.cuda.is_available() and _cuda.status()[0]:
+        names.append("cuda")
+    return names
 
 
-def resolve_backend(backend: str = "auto") -> str:
+def resolve_backend(
+    backend: str = "auto",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> str:
     """Map a backend request to a concrete backend name.
 
     Parameters
     ----------
-    backend : {"auto", "autograd", "reference"}
+    backend : {"auto", "autograd", "reference", "cpu", "cuda"}
         ``"auto"`` honours the ``SPATIALSNN_BACKEND`` environment variable, then picks
-        the fastest usable backend.
+        the fastest usable backend for ``device`` and ``dtype``.
+    device : torch.device or str, optional
+        Device of the tensors (default: CPU).
+    dtype : torch.dtype, optional
+        Their dtype (default: one the kernels support).
 
     Returns
     -------
     str
-        A key of :func:`available_backends`.
+        A key of :data:`BACKENDS` other than ``"auto"``.
     """
     if backend == "auto":
-        backend = os.environ.get("SPATIALSNN_BACKEND", "").strip() or "reference"
+        forced = os.environ.get("SPATIALSNN_BACKEND", "").strip()
+        if forced and forced != "auto":
+            if forced not in _IMPLS:
+                raise ValueError(
+                    f"SPATIALSNN_BACKEND={forced!r} is not a backend; choose one of {tuple(_IMPLS)}"
+                )
+            return forced
+        return _auto(torch.device(device) if device is not None else torch.device("cpu"), dtype)
     if backend not in _IMPLS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     return backend
+
+
+def _auto(device: torch.device, dtype: torch.dtype | None) -> str:
+    if device.type not in ("cpu", "cuda") or (dtype is not None and dtype not in _KERNEL_DTYPES):
+        return "reference"
+    impl = _IMPLS[device.type]
+    ok, why = impl.status()
+    if ok:
+        return device.type
+    if device.type not in _WARNED:
+        _WARNED.add(device.type)
+        warnings.warn(
+            f"spatialsnn: the {device.type} kernel is unavailable, using the slower "
+            f"'reference' backend instead. {why}",
+            KernelUnavailableWarning,
+            stacklevel=4,
+        )
+    return "reference"
 
 
 def _clamp(delay: Tensor, n_steps: int, max_delay: float | None) -> tuple[Tensor, int]:
@@ -104,7 +170,7 @@ def delayed_linear(
         fractional part, with its exact gradient.
     max_delay : float, optional
         Clamp in steps; defaults to the largest delay.
-    backend : {"auto", "autograd", "reference"}
+    backend : {"auto", "autograd", "reference", "cpu", "cuda"}
         Implementation, see the module docstring.
 
     Returns
@@ -115,7 +181,7 @@ def delayed_linear(
     check_mode(mode)
     check_projection(x, weight, delay, what="delayed_linear")
     delay, kmax = _clamp(delay, x.shape[1], max_delay)
-    impl = _IMPLS[resolve_backend(backend)]
+    impl = _IMPLS[resolve_backend(backend, x.device, x.dtype)]
     return impl.delayed_linear(x, weight, delay, mode, kmax)
 
 
@@ -163,8 +229,8 @@ def lif_recurrent(
         Delay mode, as in :func:`delayed_linear`.
     max_delay : float, optional
         Clamp in steps; defaults to the largest delay.
-    backend : {"auto", "autograd", "reference"}
-        Implementation.
+    backend : {"auto", "autograd", "reference", "cpu", "cuda"}
+        Implementation, see the module docstring.
 
     Returns
     -------
@@ -180,7 +246,7 @@ def lif_recurrent(
         )
     check_projection(drive, weight, delay, what="lif_recurrent")
     delay, kmax = _clamp(delay, drive.shape[1], max_delay)
-    impl = _IMPLS[resolve_backend(backend)]
+    impl = _IMPLS[resolve_backend(backend, drive.device, drive.dtype)]
     return impl.lif_recurrent(
         drive,
         weight,

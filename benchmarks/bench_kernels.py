@@ -1,0 +1,817 @@
+"""Benchmark the compiled delay kernels against the PyTorch backends, side by side.
+
+What it measures
+----------------
+1. The recurrent LIF layer (:func:`spatialsnn.ops.lif_recurrent`, interpolate mode):
+   wall time of one forward + backward pass and its peak memory, for the compiled kernel
+   (``cpu``, or ``cuda`` with ``--device cuda``), ``reference`` and ``autograd``, over
+   T in {250, 1000}, hidden N in {128, 512}, max delay D in {64, 1000}, plus the
+   acceptance point T=500, N=256, batch 16, D=250. Batch 16 for N <= 256 and batch 4
+   for N = 512 (the reference backend needs ~4 minutes per pass at T=1000, N=512, batch 4
+   on two cores; batch 16 would not fit the run into ~20 minutes). ``autograd`` is only
+   run where its estimated memory fits into 70% of the available memory; elsewhere the
+   estimate is reported.
+2. :func:`spatialsnn.ops.delayed_linear` (SHD's input shape: 700 channels, spikes at
+   1.5% of channel-steps) against a dense dilated-convolution baseline written in
+   ``bench_delayed_linear.py`` (DCLS-Delays' approach: a kernel of length max_delay per
+   synapse and ``conv1d``), for D in {64, 250, 1000}.
+3. With ``--shd-epoch`` (used by ``gpu_check.sh``): one training epoch of the paper's SHD
+   configuration on random data of SHD's shape (8156 samples, 700 inputs, 128 hidden,
+   20 outputs, T = 1000, batch 256, delays up to 1000 steps) with the kernel backend.
+
+How it measures
+---------------
+Every measurement runs in a fresh subprocess (this file with ``--worker``, one JSON line
+on stdout): it builds seeded inputs, runs one untimed warm-up pass on a 2-step input
+(which loads the extension and torch's operator machinery), reads its RSS, then times
+``--repeats`` passes (median reported; the slow PyTorch backends run once). Peak memory is
+``ru_maxrss`` minus the RSS before the first timed pass (CPU), or
+``torch.cuda.max_memory_allocated`` (CUDA). Where several backends ran, the spike
+rasters are compared (number of differing spikes, first step where they differ) and the
+gradients' relative L2 differences are reported. In float32, a membrane potential within
+rounding error of the threshold can flip a spike in one backend and not another, after
+which the runs diverge; that is reported, not treated as a failure (the tests, in float64,
+are the correctness check). The script exits with status 1 if a worker fails.
+
+How to run
+----------
+From the repository root (the first use compiles the CPU kernel, about a minute)::
+
+    python benchmarks/bench_kernels.py --markdown out.md --json out.json
+    python benchmarks/bench_kernels.py --quick                    # a 1-minute smoke run
+    python benchmarks/bench_kernels.py --device cuda --shd-epoch  # on a GPU machine
+
+Results of the default run are recorded in ``docs/benchmarks-kernels.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+MIB = 1024**2
+GIB = 1024**3
+
+#: (T, batch, N, D) of the recurrent grid; the acceptance point is listed first.
+ACCEPTANCE = (500, 16, 256, 250)
+RECURRENT_SIZES = (
+    ACCEPTANCE,
+    (250, 16, 128, 64),
+    (250, 16, 128, 1000),
+    (1000, 16, 128, 64),
+    (1000, 16, 128, 1000),
+    (250, 4, 512, 64),
+    (250, 4, 512, 1000),
+    (1000, 4, 512, 64),
+    (1000, 4, 512, 1000),
+)
+QUICK_SIZES = ((200, 8, 64, 50), (200, 4, 128, 300))
+LINEAR_DELAYS = (64, 250, 1000)
+#: The memory budget of ``autograd``: this fraction of MemAvailable (or of free GPU memory).
+MEM_FRACTION = 0.7
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def _meminfo_kib(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str | None:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "spatialsnn"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty(spatialsnn/)" if dirty else "")
+
+
+def machine_info() -> dict[str, Any]:
+    """Facts about this machine that need no torch (torch's come from the workers)."""
+    total = _meminfo_kib("MemTotal")
+    avail = _meminfo_kib("MemAvailable")
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count()
+    return {
+        "cpu_model": _cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "ram_total_gib": round(total / 1024**2, 1) if total else None,
+        "ram_available_gib": round(avail / 1024**2, 1) if avail else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "git_commit": _git_commit(),
+        "loadavg_1m_start": round(os.getloadavg()[0], 2),
+    }
+
+
+# ----------------------------------------------------------------------------- worker helpers
+
+
+def current_rss_kib() -> int:
+    """Resident set size of this process now, KiB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def maxrss_kib() -> int:
+    """Peak resident set size of this process, KiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def import_spatialsnn() -> Any:
+    """Import torch and spatialsnn from this checkout (not an installed copy)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import torch
+
+    import spatialsnn  # noqa: F401
+
+    return torch
+
+
+class MemoryProbe:
+    """Peak memory of the work after :meth:`start`, in MiB (RSS on CPU, allocator on CUDA)."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.before_kib = 0
+
+    def start(self) -> None:
+        """Mark the baseline."""
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.before_bytes = torch.cuda.memory_allocated()
+        else:
+            self.before_kib = current_rss_kib()
+
+    def peak_mib(self) -> float:
+        """Peak above the baseline so far."""
+        import torch
+
+        if self.device == "cuda":
+            return (torch.cuda.max_memory_allocated() - self.before_bytes) / MIB
+        return (maxrss_kib() - self.before_kib) / 1024
+
+
+def sync(device: str) -> None:
+    """Wait for queued GPU work (no-op on CPU)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def torch_facts(device: str) -> dict[str, Any]:
+    """torch version, threads and GPU name for the report."""
+    import torch
+
+    facts = {"torch": torch.__version__, "torch_num_threads": torch.get_num_threads()}
+    if device == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name()
+        facts["cuda"] = torch.version.cuda
+    return facts
+
+
+def sha(t: Any) -> str:
+    """SHA-256 of a tensor's bytes."""
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- recurrent worker
+
+
+def autograd_bytes(t: int, b: int, n: int, d: int) -> int:
+    """Estimated memory the autograd backend keeps: ~4 float32 [B, N, N] tensors per step
+    plus the delay history [B, D + 2, N] (measured 9.1 GiB at 500:16:256:250, estimate 9.7).
+    """
+    return t * b * (4 * n * n + (d + 2) * n) * 4
+
+
+def recurrent_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Time forward+backward of one backend at one size, in this process."""
+    torch = import_spatialsnn()
+    from spatialsnn import ops
+    from spatialsnn.dynamics import lif_coefficients
+
+    t_steps, batch, n, d = args.size
+    device = args.device
+    coef = lif_coefficients(1.0, 20.0, 5.0)
+    gen = torch.Generator().manual_seed(args.seed)
+    drive = (torch.rand(batch, t_steps, n, generator=gen) * 0.6).to(device).requires_grad_()
+    w = (torch.randn(n, n, generator=gen) * (0.5 / math.sqrt(n))).to(device).requires_grad_()
+    delay = (torch.rand(n, n, generator=gen) * d).to(device).requires_grad_()
+    probe = torch.randn(batch, t_steps, n, generator=gen).to(device)
+
+    def layer(x: Any) -> Any:
+        return ops.lif_recurrent(
+            x,
+            w,
+            delay,
+            alpha=coef.alpha,
+            beta=coef.beta,
+            gamma=coef.gamma,
+            mode="interpolate",
+            max_delay=d,
+            backend=args.backend,
+        )
+
+    tiny = drive.detach()[:, :2].clone().requires_grad_()
+    (layer(tiny) * probe[:, :2]).sum().backward()
+    for leaf in (drive, w, delay):
+        leaf.grad = None
+    del tiny
+    mem = MemoryProbe(device)
+    mem.start()
+    fwd, total, cpu = [], [], []
+    z = None
+    for _ in range(args.repeats):
+        for leaf in (drive, w, delay):
+            leaf.grad = None
+        z = None
+        sync(device)
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        z = layer(drive)
+        sync(device)
+        t1 = time.perf_counter()
+        (z * probe).sum().backward()
+        sync(device)
+        t2 = time.perf_counter()
+        cpu.append(time.process_time() - c0)
+        fwd.append(t1 - t0)
+        total.append(t2 - t0)
+    assert z is not None
+    result = {
+        "time_s": statistics.median(total),
+        "cpu_s": statistics.median(cpu),
+        "forward_s": statistics.median(fwd),
+        "times_s": total,
+        "peak_mib": mem.peak_mib(),
+        "spike_rate": float(z.detach().float().mean()),
+        "spike_count": int(z.detach().sum()),
+        "spike_sha256": sha(z.to(torch.uint8)),
+        **torch_facts(device),
+    }
+    if args.dump:
+        grads = {k: v.grad.cpu() for k, v in (("drive", drive), ("w", w), ("d", delay))}
+        torch.save({"grads": grads, "z": z.detach().to(torch.uint8).cpu()}, args.dump)
+    return result
+
+
+# ----------------------------------------------------------------------------- SHD epoch
+
+
+def li_exp_mean_weights(steps: int, alpha: float, beta: float, gamma: float) -> Any:
+    """Weights ``g[s]`` with ``exp_mean(V_LI) = sum_s g[s] * c[s]`` for input currents ``c``.
+
+    The LI output neuron (``v = alpha*v + gamma*i; i = beta*i + c[t]``) is linear, so its
+    voltage is ``v[t] = sum_{s<t} h[t-s] c[s]`` with ``h[m] = gamma * sum_q alpha^(m-1-q)
+    beta^q``, and the readout ``(1/T) sum_t exp(-t/T) v[t]`` is one weighted sum over time.
+    """
+    import torch
+
+    t = torch.arange(steps, dtype=torch.float64)
+    h = torch.zeros(steps, dtype=torch.float64)
+    for m in range(1, steps):
+        q = torch.arange(m, dtype=torch.float64)
+        h[m] = gamma * (alpha ** (m - 1 - q) * beta**q).sum()
+    decay = torch.exp(-t / steps) / steps
+    lag = t[None, :] - t[:, None]  # [s, t] -> t - s
+    kernel = torch.where(lag > 0, h[lag.clamp(min=0).long()], torch.zeros(()))
+    return (kernel * decay[None, :]).sum(1).float()
+
+
+def shd_epoch_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """One epoch of the paper's SHD configuration on random data of SHD's shape."""
+    torch = import_spatialsnn()
+    from spatialsnn import ops
+    from spatialsnn.dynamics import lif_coefficients
+
+    n_samples, n_in, n_hid, n_out, t_steps, batch, d = 8156, 700, 128, 20, 1000, 256, 1000
+    device = torch.device(args.device)
+    coef = lif_coefficients(1.0, 20.0, 5.0)
+    gen = torch.Generator().manual_seed(args.seed)
+    # input weights that make the hidden layer fire in ~2.6% of neuron-steps
+    w_in = (torch.randn(n_hid, n_in, generator=gen) * 2.0 / math.sqrt(n_in * 0.01)).to(device)
+    w_rec = (torch.randn(n_hid, n_hid, generator=gen) * 0.3 / math.sqrt(n_hid)).to(device)
+    delay = (torch.rand(n_hid, n_hid, generator=gen) * d).to(device)
+    w_out = (torch.randn(n_out, n_hid, generator=gen) / math.sqrt(n_hid)).to(device)
+    params = [p.requires_grad_() for p in (w_in, w_rec, delay, w_out)]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    readout = li_exp_mean_weights(t_steps, coef.alpha, coef.beta, coef.gamma).to(device)
+
+    def step(x: Any, y: Any) -> tuple[float, float]:
+        drive = x @ w_in.T
+        z = ops.lif_recurrent(
+            drive,
+            w_rec,
+            delay,
+            alpha=coef.alpha,
+            beta=coef.beta,
+            gamma=coef.gamma,
+            mode="interpolate",
+            max_delay=d,
+            backend=args.backend,
+        )
+        out = torch.einsum("bsk,s->bk", z @ w_out.T, readout)  # LI output, exp_mean readout
+        loss = torch.nn.functional.cross_entropy(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            delay.clamp_(0, d)
+        return float(loss), float(z.detach().mean())
+
+    xg = torch.Generator(device=device).manual_seed(args.seed)
+    n_batches = math.ceil(n_samples / batch)
+    todo = min(n_batches, args.batches or n_batches)
+    rates = []
+    sync(args.device)
+    start = time.perf_counter()
+    for b in range(todo):
+        size = min(batch, n_samples - b * batch)
+        x = (torch.rand(size, t_steps, n_in, device=device, generator=xg) < 0.01).float()
+        y = torch.randint(0, n_out, (size,), device=device, generator=xg)
+        rates.append(step(x, y)[1])
+    sync(args.device)
+    elapsed = time.perf_counter() - start
+    return {
+        "batches_timed": todo,
+        "batches_per_epoch": n_batches,
+        "time_s": elapsed,
+        "epoch_s": elapsed * n_batches / todo,
+        "hidden_spike_rate": statistics.mean(rates),
+        **torch_facts(args.device),
+    }
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def spawn(argv: list[str], timeout: float, script: Path | None = None) -> dict[str, Any]:
+    """Run a worker in a fresh interpreter; return its JSON (or an error record)."""
+    cmd = [sys.executable, str(script or Path(__file__).resolve()), *argv]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        return {"error": f"exit status {proc.returncode}", "stderr_tail": tail}
+    try:
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return {"error": "worker printed no JSON", "stdout_tail": proc.stdout[-2000:]}
+    out["worker_wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def log(msg: str) -> None:
+    """Progress on stderr."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def memory_budget_bytes(device: str) -> float:
+    """What ``autograd`` may use: a fraction of MemAvailable (or of free GPU memory)."""
+    if device == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return MEM_FRACTION * free
+    return MEM_FRACTION * (_meminfo_kib("MemAvailable") or 0) * 1024
+
+
+def rel_l2(a: Any, b: Any) -> float:
+    """``|a - b| / |b|`` (L2)."""
+    denom = float(b.double().norm()) or 1.0
+    return float((a.double() - b.double()).norm()) / denom
+
+
+def run_recurrent(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """The recurrent grid: every backend at every size, in subprocesses."""
+    import torch
+
+    kernel = args.device
+    rows = []
+    for size in args.sizes:
+        label = ":".join(map(str, size))
+        row: dict[str, Any] = {"size": size, "label": label, "acceptance": size == ACCEPTANCE}
+        estimate = autograd_bytes(*size)
+        budget = memory_budget_bytes(args.device)
+        row["autograd_estimate_gib"] = estimate / GIB
+        row["autograd_budget_gib"] = budget / GIB
+        dumps = {}
+        for backend in (kernel, "reference", "autograd"):
+            if backend not in args.backends and backend != kernel:
+                row[backend] = {"not_run": True, "skipped": True}
+                continue
+            if backend == "autograd" and estimate > budget:
+                row[backend] = {"not_run": True}
+                log(f"[{label}] autograd: not run (estimated {estimate / GIB:.1f} GiB)")
+                continue
+            repeats = args.repeats if backend == kernel else 1
+            dumps[backend] = str(tmp / f"{label.replace(':', '_')}_{backend}.pt")
+            argv = [
+                "--worker",
+                "recurrent",
+                "--backend",
+                backend,
+                "--device",
+                args.device,
+                "--size",
+                label,
+                "--repeats",
+                str(repeats),
+                "--seed",
+                str(args.seed),
+                "--dump",
+                dumps[backend],
+            ]
+            log(f"[{label}] {backend}: running ...")
+            res = spawn(argv, args.worker_timeout)
+            row[backend] = res
+            if "error" in res:
+                log(f"[{label}] {backend}: FAILED {res}")
+                dumps.pop(backend)
+                continue
+            log(
+                f"[{label}] {backend}: {res['time_s']:.3f} s, {res['peak_mib']:.0f} MiB, "
+                f"spike rate {res['spike_rate']:.4f}"
+            )
+        ok = [b for b in (kernel, "reference", "autograd") if "time_s" in row.get(b, {})]
+        if kernel in ok:
+            for other in ok[1:]:
+                row[f"time_ratio_{other}"] = row[other]["time_s"] / row[kernel]["time_s"]
+                if row[kernel]["peak_mib"] >= 1:
+                    row[f"mem_ratio_{other}"] = row[other]["peak_mib"] / row[kernel]["peak_mib"]
+            base = torch.load(dumps[kernel])
+            for other in ok[1:]:
+                dump = torch.load(dumps[other])
+                differ = base["z"] != dump["z"]
+                row[f"spikes_differing_{other}"] = int(differ.sum())
+                if differ.any():
+                    row[f"first_differing_step_{other}"] = int(
+                        differ.any(dim=0).any(dim=-1).nonzero()[0, 0]
+                    )
+                row[f"grad_rel_err_{other}"] = max(
+                    rel_l2(base["grads"][k], dump["grads"][k]) for k in base["grads"]
+                )
+        rows.append(row)
+    return rows
+
+
+def bench_delayed_linear_config(quick: bool) -> dict[str, Any]:
+    """The delayed_linear problem size (defined in bench_delayed_linear.py)."""
+    sys.path.insert(0, str(HERE))
+    import bench_delayed_linear
+
+    return bench_delayed_linear.config(quick)
+
+
+def run_linear(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """delayed_linear: kernel vs dense conv (and reference if asked) at each max delay."""
+    script = HERE / "bench_delayed_linear.py"
+    impls = ["kernel", "dense-conv"] + (["reference"] if args.linear_reference else [])
+    rows = []
+    for d in args.linear_delays:
+        row: dict[str, Any] = {"max_delay": d}
+        for impl in impls:
+            argv = [
+                "--worker",
+                "--impl",
+                impl,
+                "--device",
+                args.device,
+                "--max-delay",
+                str(d),
+                "--seed",
+                str(args.seed),
+                "--repeats",
+                str(args.repeats if impl == "kernel" else 1),
+                *(["--quick"] if args.quick else []),
+            ]
+            log(f"[delayed_linear D={d}] {impl}: running ...")
+            limit = args.baseline_timeout if impl == "dense-conv" else args.worker_timeout
+            res = spawn(argv, limit, script=script)
+            if res.get("error", "").startswith("timed out"):
+                res = {"timed_out_s": limit, "error": res["error"]}
+            row[impl] = res
+            if "error" in res:
+                log(f"[delayed_linear D={d}] {impl}: FAILED {res}")
+            else:
+                took = f"{res['time_s']:.3f} s, {res['peak_mib']:.0f} MiB"
+                log(f"[delayed_linear D={d}] {impl}: {took}")
+        k, c = row["kernel"], row["dense-conv"]
+        # The dense kernel, its gradient and one intermediate of the same size, at least:
+        cfg = bench_delayed_linear_config(args.quick)
+        row["dense_conv_floor_mib"] = 3 * cfg["n_post"] * cfg["n_pre"] * (d + 2) * 4 / MIB
+        if "time_s" in k and "time_s" in c:
+            row["time_ratio"] = c["time_s"] / k["time_s"]
+            row["mem_ratio"] = c["peak_mib"] / max(k["peak_mib"], 1.0)
+            row["output_rel_err"] = abs(k["output_norm"] - c["output_norm"]) / c["output_norm"]
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _t(res: dict[str, Any]) -> str:
+    if res.get("not_run"):
+        return "not run"
+    if "error" in res:
+        return "FAILED"
+    wall = res["time_s"]
+    text = f"{wall:.3f}" if wall < 10 else f"{wall:.1f}"
+    if "cpu_s" in res:
+        text += f" ({res['cpu_s']:.3g})"
+    return text
+
+
+def _spikes(row: dict[str, Any], other: str) -> str:
+    key = f"spikes_differing_{other}"
+    if key not in row:
+        return "n/a"
+    if row[key] == 0:
+        return "same"
+    return f"{row[key]} differ from step {row[f'first_differing_step_{other}']}"
+
+
+def _ratio(row: dict[str, Any], kernel: str, other: str) -> str:
+    k, o = row.get(kernel, {}), row.get(other, {})
+    if "time_s" not in k or "time_s" not in o:
+        return "n/a"
+    text = f"{o['time_s'] / k['time_s']:.0f}x"
+    if "cpu_s" in k and "cpu_s" in o and k["cpu_s"] > 0:
+        text += f" ({o['cpu_s'] / k['cpu_s']:.0f}x)"
+    return text
+
+
+def _m(res: dict[str, Any], estimate: float | None = None) -> str:
+    if res.get("not_run"):
+        if estimate is not None and not res.get("skipped"):
+            return f"not run (est. {estimate:.1f} GiB)"
+        return "not run"
+    return "FAILED" if "error" in res else f"{res['peak_mib']:.0f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as Markdown."""
+    m = report["machine"]
+    kernel = report["config"]["device"]
+    busy = max(m["loadavg_1m_start"], m["loadavg_1m_end"]) > 0.5 * (m["usable_cores"] or 1)
+    lines = [
+        f"Command: `{report['command']}` (wall time {report['wall_s'] / 60:.1f} min)",
+        "",
+        f"- CPU: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} "
+        f"usable), RAM {m['ram_total_gib']} GiB ({m['ram_available_gib']} GiB available at start)",
+        f"- torch {m.get('torch')}, torch.get_num_threads() = {m.get('torch_num_threads')}, "
+        f"Python {m['python']}, {m['platform']}"
+        + (f"; GPU {m['gpu']} (CUDA {m['cuda']})" if m.get("gpu") else ""),
+        f"- {m['date_utc']}; spatialsnn {m['git_commit']}; 1-minute load average "
+        f"{m['loadavg_1m_start']} at start, {m['loadavg_1m_end']} at end"
+        + (" (busy machine: other processes distort the timings)" if busy else ""),
+        "",
+    ]
+    if report.get("recurrent"):
+        lines += [
+            "### Recurrent layer, forward + backward (interpolate mode)",
+            "",
+            f"Wall time in seconds, process CPU time (all threads) in parentheses (the "
+            f"`{kernel}` kernel: median of {report['config']['repeats']} passes; reference and "
+            "autograd: one pass); peak memory in MiB. Ratios: other backend / "
+            f"`{kernel}`, of wall time (of CPU time). Gradient difference: largest relative L2 "
+            f"difference of the three gradients between `{kernel}` and the other backend.",
+            "",
+            f"| T | batch | N | D | spike rate | {kernel} s | reference s | autograd s "
+            f"| vs reference | vs autograd | {kernel} MiB | reference MiB | autograd MiB "
+            "| spikes vs ref / autograd | grad diff vs ref / autograd |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|",
+        ]
+        for row in report["recurrent"]:
+            t, b, n, d = row["size"]
+            k = row[kernel]
+            rate = f"{100 * k['spike_rate']:.1f}%" if "spike_rate" in k else "n/a"
+            tr = [_ratio(row, kernel, o) for o in ("reference", "autograd")]
+            gd = " / ".join(
+                f"{row[f'grad_rel_err_{o}']:.1e}" if f"grad_rel_err_{o}" in row else "n/a"
+                for o in ("reference", "autograd")
+            )
+            same = " / ".join(_spikes(row, o) for o in ("reference", "autograd"))
+            mark = " (acceptance)" if row["acceptance"] else ""
+            lines.append(
+                f"| {t}{mark} | {b} | {n} | {d} | {rate} | {_t(k)} | {_t(row['reference'])} "
+                f"| {_t(row['autograd'])} | {tr[0]} | {tr[1]} | {_m(k)} "
+                f"| {_m(row['reference'])} | {_m(row['autograd'], row['autograd_estimate_gib'])} "
+                f"| {same} | {gd} |"
+            )
+        lines.append("")
+    if report.get("linear"):
+        cfg = report["linear_config"]
+        lines += [
+            "### delayed_linear, forward + backward (weights and delays)",
+            "",
+            f"Input: batch {cfg['batch']}, T = {cfg['steps']}, {cfg['n_pre']} → {cfg['n_post']} "
+            f"channels, input spikes in {100 * cfg['rate']:.1f}% of channel-steps, interpolate "
+            "mode. Dense conv: the DCLS-style baseline in `benchmarks/bench_delayed_linear.py` "
+            "(kernel `[n_post, n_pre, D + 2]` with linear-interpolation taps, `conv1d`; oneDNN "
+            "off, its faster setting here).",
+            "",
+            f"| D | {kernel} s | dense conv s | time ratio | {kernel} MiB | dense conv MiB "
+            "| memory ratio | reference s | output rel. diff |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in report["linear"]:
+            k, c = row["kernel"], row["dense-conv"]
+            ref = row.get("reference", {"not_run": True})
+            ratio = _ratio(row, "kernel", "dense-conv")
+            c_time, c_mem = _t(c), _m(c)
+            if "timed_out_s" in c:
+                c_time = f"> {c['timed_out_s']:.0f} (timed out)"
+                c_mem = f">= {row['dense_conv_floor_mib']:.0f} (kernel, grad, intermediate)"
+                if "time_s" in k:
+                    ratio = f"> {c['timed_out_s'] / k['time_s']:.0f}x"
+            lines.append(
+                f"| {row['max_delay']} | {_t(k)} | {c_time} | {ratio}"
+                + f" | {_m(k)} | {c_mem} | "
+                + (f"{row['mem_ratio']:.0f}x" if "mem_ratio" in row else "n/a")
+                + f" | {_t(ref)} | "
+                + (f"{row['output_rel_err']:.1e}" if "output_rel_err" in row else "n/a")
+                + " |"
+            )
+        lines.append("")
+    if report.get("shd_epoch"):
+        e = report["shd_epoch"]
+        lines += ["### SHD-configuration epoch", ""]
+        if "error" in e:
+            lines.append(f"FAILED: {e}")
+        else:
+            lines.append(
+                f"{e['batches_timed']} of {e['batches_per_epoch']} batches timed: "
+                f"{e['time_s']:.2f} s, i.e. **{e['epoch_s']:.2f} s per epoch** "
+                f"(hidden spike rate {100 * e['hidden_spike_rate']:.1f}%)."
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point (driver or worker)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", choices=["recurrent", "shd-epoch"], help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="cpu", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    parser.add_argument("--dump", help=argparse.SUPPRESS)
+    parser.add_argument("--batches", type=int, help="SHD epoch: time only this many batches")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes of the kernel")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", nargs="+", help="recurrent sizes T:B:N:D (default: the grid)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--no-recurrent", action="store_true")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["reference", "autograd"],
+        help="PyTorch backends to compare the kernel with (default: reference autograd)",
+    )
+    parser.add_argument("--no-linear", action="store_true")
+    parser.add_argument("--linear-reference", action="store_true", help="also time reference")
+    parser.add_argument("--linear-delays", type=int, nargs="+", help="delayed_linear max delays")
+    parser.add_argument("--shd-epoch", action="store_true", help="also time one SHD epoch")
+    parser.add_argument("--worker-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--baseline-timeout",
+        type=float,
+        default=900.0,
+        help="give up on a dense-conv measurement after this many seconds (reported as a bound)",
+    )
+    parser.add_argument("--markdown", help="write the Markdown report here")
+    parser.add_argument("--json", help="write the raw results here")
+    args = parser.parse_args(argv)
+
+    if args.worker == "recurrent":
+        args.size = tuple(int(v) for v in args.size.split(":"))
+        print(json.dumps(recurrent_worker(args)))
+        return 0
+    if args.worker == "shd-epoch":
+        print(json.dumps(shd_epoch_worker(args)))
+        return 0
+
+    if args.sizes:
+        args.sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
+    else:
+        args.sizes = list(QUICK_SIZES if args.quick else RECURRENT_SIZES)
+    if not args.linear_delays:
+        args.linear_delays = (16, 64) if args.quick else LINEAR_DELAYS
+    if args.device == "cuda":
+        args.linear_reference = True
+    import torch  # noqa: F401  (fail early if it is missing)
+
+    start = time.perf_counter()
+    machine = machine_info()
+    report: dict[str, Any] = {
+        "command": "python benchmarks/bench_kernels.py " + " ".join(sys.argv[1:]),
+        "machine": machine,
+        "config": {"device": args.device, "repeats": args.repeats, "seed": args.seed},
+    }
+    with tempfile.TemporaryDirectory(prefix="bench_kernels_") as tmp:
+        if not args.no_recurrent:
+            report["recurrent"] = run_recurrent(args, Path(tmp))
+    if not args.no_linear:
+        sys.path.insert(0, str(HERE))
+        import bench_delayed_linear
+
+        report["linear_config"] = bench_delayed_linear.config(args.quick)
+        report["linear"] = run_linear(args)
+    if args.shd_epoch:
+        argv = ["--worker", "shd-epoch", "--device", args.device, "--backend", args.device]
+        argv += ["--seed", str(args.seed)] + (
+            ["--batches", str(args.batches)] if args.batches else []
+        )
+        log("[shd epoch] running ...")
+        report["shd_epoch"] = spawn(argv, args.worker_timeout)
+        log(f"[shd epoch] {report['shd_epoch']}")
+    first = next(
+        (r[args.device] for r in report.get("recurrent", []) if "torch" in r.get(args.device, {})),
+        {},
+    )
+    for key in ("torch", "torch_num_threads", "gpu", "cuda"):
+        if key in first:
+            machine[key] = first[key]
+    machine["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
+    report["wall_s"] = time.perf_counter() - start
+    text = render(report)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    failed = any(
+        "error" in row.get(b, {}) and "timed_out_s" not in row.get(b, {})
+        for row in report.get("recurrent", []) + report.get("linear", [])
+        for b in (args.device, "reference", "autograd", "kernel", "dense-conv")
+    )
+    return 1 if failed or "error" in report.get("shd_epoch", {}) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,433 @@
+"""``spatialsnn validate`` / ``spatialsnn export``: data, comparisons, exit codes, scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import spatialsnn
+from spatialsnn.data import make_task
+from spatialsnn.validate import (
+    Criteria,
+    ValidationInputError,
+    delay_statistics,
+    load_data,
+    random_counts,
+    spike_agreement,
+    upsample_counts,
+)
+
+
+def run_cli(argv: list[str]) -> int:
+    """``spatialsnn <argv>``: through spatialsnn.cli once wired, else the same handling."""
+    from spatialsnn.commands import MODULES, CommandError
+
+    if "validate" in MODULES and "export" in MODULES:
+        from spatialsnn.cli import main
+
+        try:
+            return main(argv)
+        except SystemExit as exc:  # argparse usage errors
+            return int(exc.code)
+    from spatialsnn.commands import export as export_cmd
+    from spatialsnn.commands import validate as validate_cmd
+
+    parser = argparse.ArgumentParser(prog="spatialsnn")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate_cmd.register(sub)
+    export_cmd.register(sub)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code)
+    try:
+        return int(args.func(args))
+    except CommandError as err:
+        print(f"spatialsnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+TASK = dict(n_train=16, n_test=12, noise=0.03, n_steps=80, max_interval=40)
+
+
+def small_model(seed: int = 1) -> spatialsnn.SpatialSNN:
+    """16 inputs (the timing task) -> 24 recurrent -> 4, weights that make it spike."""
+    return spatialsnn.SpatialSNN(
+        16,
+        24,
+        4,
+        velocity=20.0,
+        seed=seed,
+        init_extent=100.0,
+        w_in_mean=0.6,
+        w_in_std=0.2,
+        w_rec_std=0.35,
+        w_out_std=0.3,
+    )
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A model file that records the synthetic data set it was 'trained' on."""
+    train, _ = make_task("timing", seed=3, **TASK)
+    path = tmp_path / "model.nc"
+    spatialsnn.save(small_model(), path, training_config={"data": train.info})
+    return path
+
+
+@pytest.fixture
+def fresh_file(tmp_path: Path) -> Path:
+    """A model file without recorded data (a freshly initialised model)."""
+    path = tmp_path / "fresh.nc"
+    spatialsnn.save(small_model(seed=2), path)
+    return path
+
+
+# ----------------------------------------------------------------- pure functions
+
+
+def test_spike_agreement_by_hand():
+    a = np.zeros((10, 2), dtype=bool)
+    b = np.zeros((10, 2), dtype=bool)
+    assert spike_agreement(a, 1.0, b, 1.0, 1.0) == 1.0  # both silent
+    a[[2, 5], 0] = True
+    b[[3, 9], 0] = True  # 3 pairs with 2 (|1| <= 1); 9 has no partner; 5 neither
+    assert spike_agreement(a, 1.0, b, 1.0, 1.0) == pytest.approx(2 * 1 / 4)
+    assert spike_agreement(a, 1.0, b, 1.0, 0.5) == 0.0
+    assert spike_agreement(a, 1.0, a, 1.0, 0.0) == 1.0
+    # one-to-one: two spikes of a cannot both pair with one spike of b
+    c = np.zeros((10, 1), dtype=bool)
+    d = np.zeros((10, 1), dtype=bool)
+    c[[4, 5], 0] = True
+    d[4, 0] = True
+    assert spike_agreement(c, 1.0, d, 1.0, 2.0) == pytest.approx(2 * 1 / 3)
+    # different grids: step 30 at 0.1 ms is 3.0 ms, pairs with step 3 at 1 ms
+    fine = np.zeros((100, 1), dtype=bool)
+    fine[30, 0] = True
+    coarse = np.zeros((10, 1), dtype=bool)
+    coarse[3, 0] = True
+    assert spike_agreement(fine, 0.1, coarse, 1.0, 0.0) == 1.0
+    fine[30, 0], fine[36, 0] = False, True  # 3.6 ms
+    assert spike_agreement(fine, 0.1, coarse, 1.0, 0.5) == 0.0
+    assert spike_agreement(fine, 0.1, coarse, 1.0, 1.0) == 1.0
+
+
+def test_upsample_counts_puts_the_count_at_the_first_substep():
+    x = np.array([[[2], [0], [1]]])
+    up = upsample_counts(x, 4)
+    assert up.shape == (1, 12, 1)
+    assert up[0, :, 0].tolist() == [2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert upsample_counts(x, 1) is x
+
+
+def test_delay_statistics_by_hand():
+    d = np.array([[0.0, 2.5], [1.2, 7.0]])  # ms; dt 1 -> steps 0, 3 (tie), 1, clamp at 5
+    present = np.array([[True, True], [True, False]])
+    twin = np.array([[0, 3], [1, 5]])
+    brian = np.array([[0, 2], [1, 5]])
+    s = delay_statistics(d, 1.0, 5, present, twin, brian)
+    assert s["n_synapses"] == 3
+    assert s["n_half_step_ties"] == 1
+    assert s["n_clamped"] == 0
+    assert s["steps_max"] == 3
+    assert s["rounding_abs_max_steps"] == pytest.approx(0.5)
+    assert s["rounding_abs_mean_steps"] == pytest.approx((0 + 0.5 + 0.2) / 3)
+    assert s["n_twin_brian2_differ"] == 1
+    s = delay_statistics(d, 1.0, 5, np.ones((2, 2), dtype=bool))
+    assert s["n_clamped"] == 1 and s["steps_max"] == 5 and s["n_twin_brian2_differ"] is None
+
+
+def test_random_counts_are_seeded_and_may_exceed_one():
+    a = random_counts(4, 200, 30, rate_hz=100.0, dt=1.0, seed=7)
+    b = random_counts(4, 200, 30, rate_hz=100.0, dt=1.0, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.uint8 and a.max() >= 2
+    assert abs(a.mean() - 0.1) < 0.01
+
+
+def test_criteria_defaults_depend_on_precision():
+    assert Criteria().resolved("float64") == {"min_identical": 0.99, "max_accuracy_diff": 0.5}
+    assert Criteria().resolved("float32")["min_identical"] is None
+    assert Criteria(1.0, 0.0).resolved("float32") == {
+        "min_identical": 1.0,
+        "max_accuracy_diff": 0.0,
+    }
+
+
+def test_load_data_recorded_random_and_files(tmp_path):
+    train, test = make_task("timing", seed=3, **TASK)
+    d = load_data(None, training_config={"data": train.info}, n_in=16, dt=1.0)
+    np.testing.assert_array_equal(d.x, test.x.numpy())
+    np.testing.assert_array_equal(d.y, test.y.numpy())
+    assert d.source["source"] == "recorded"
+    d = load_data(
+        None, training_config={"data": train.info}, n_in=16, dt=1.0, split="train", samples=5
+    )
+    np.testing.assert_array_equal(d.x, train.x.numpy()[:5])
+    d = load_data(None, training_config={}, n_in=16, dt=1.0, samples=3)
+    assert d.source["source"] == "random" and d.y is None and d.x.shape[0] == 3
+    assert "records no data" in d.description
+    x = np.random.default_rng(0).integers(0, 3, (4, 20, 16))
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(4), dt=1.0)
+    d = load_data(tmp_path / "d.npz", n_in=16, dt=1.0)
+    np.testing.assert_array_equal(d.x, x)
+    import xarray as xr
+
+    xr.Dataset(
+        {"x": (("sample", "time", "channel"), x), "y": ("sample", np.arange(4))}, attrs={"dt": 1.0}
+    ).to_netcdf(tmp_path / "d.nc", engine="h5netcdf")
+    d = load_data(tmp_path / "d.nc", n_in=16, dt=1.0)
+    np.testing.assert_array_equal(d.x, x)
+    np.testing.assert_array_equal(d.y, np.arange(4))
+
+
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [
+        ({"x": np.zeros((2, 10, 5))}, "5 channels but the model has 16"),
+        ({"x": np.zeros((2, 10, 16)), "dt": 0.5}, "dt = 0.5 ms"),
+        ({"x": -np.ones((2, 10, 16))}, ">= 0"),
+        ({"x": np.full((2, 10, 16), 0.5)}, "whole numbers"),
+        ({"x": np.zeros((10, 16))}, r"\[sample, time, channel\]"),
+        ({"counts_typo": np.zeros((2, 10, 16))}, "no array 'x'"),
+        ({"x": np.zeros((2, 10, 16)), "y": np.zeros(3, dtype=int)}, "labels"),
+    ],
+)
+def test_load_data_refuses_data_that_does_not_fit(tmp_path, arrays, match):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValidationInputError, match=match):
+        load_data(tmp_path / "bad.npz", n_in=16, dt=1.0)
+
+
+# --------------------------------------------------------------- exit code 2 paths
+
+
+def corrupt(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda tmp, m: [str(tmp / "missing.nc")], "no such file"),
+        (lambda tmp, m: [str(corrupt(m))], "truncated or corrupt"),
+        (lambda tmp, m: [str(m), "--data", str(tmp / "none.npz")], "no such data file"),
+        (lambda tmp, m: [str(m), "--data", str(tmp / "d.txt")], "unknown data format"),
+        (lambda tmp, m: [str(m), "--data", str(tmp / "wrong.npz")], "channels"),
+        (lambda tmp, m: [str(m), "--data", str(tmp / "garbage.npz")], "cannot be read"),
+        (lambda tmp, m: [str(m), "--dt", "0.3"], "must divide"),
+        (lambda tmp, m: [str(m), "--samples", "0"], ""),
+        (lambda tmp, m: [str(m), "--device", "gpu"], ""),
+    ],
+)
+def test_bad_input_exits_2_with_one_message(tmp_path, model_file, capsys, make_args, message):
+    (tmp_path / "d.txt").write_text("hello")
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip file at all")
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((2, 10, 7), dtype=np.uint8))
+    code = run_cli(["validate", *make_args(tmp_path, model_file), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert message in err
+    if message:
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_not_a_model_file_exits_2(tmp_path, capsys):
+    import xarray as xr
+
+    xr.Dataset({"a": ("n", np.arange(3))}).to_netcdf(tmp_path / "x.nc", engine="h5netcdf")
+    assert run_cli(["validate", str(tmp_path / "x.nc")]) == 2
+    assert "not a spatialsnn model file" in capsys.readouterr().err
+
+
+def test_export_bad_input_exits_2(tmp_path, capsys):
+    assert (
+        run_cli(["export", str(tmp_path / "missing.nc"), "--brian2-script", str(tmp_path / "n.py")])
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    assert not (tmp_path / "n.py").exists()
+
+
+# ---------------------------------------------------------------- end to end (Brian2)
+
+
+@pytest.mark.brian2
+def test_validate_cli_passes_on_recorded_data_with_json_and_report(model_file, tmp_path, capsys):
+    import xarray as xr
+
+    report = tmp_path / "report.nc"
+    code = run_cli(["validate", str(model_file), "--json", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert code == 0
+    s = json.loads(out)
+    assert s["passed"] and not s["failures"]
+    assert s["data"]["source"]["source"] == "recorded" and s["data"]["n_samples"] == 12
+    assert s["agreement"]["identical_samples"] == 12
+    assert s["agreement"]["n_spikes_twin"] == s["agreement"]["n_spikes_brian2"] > 100
+    assert s["accuracy"]["twin"] == s["accuracy"]["brian2"]
+    assert s["delays"]["hidden_hidden"]["n_twin_brian2_differ"] == 0
+    assert s["timing"]["brian2_samples_per_s"] > 0
+    with xr.open_dataset(report, engine="h5netcdf") as ds:
+        ds = ds.load()
+    assert ds.sizes["sample"] == 12 and ds.sizes["class"] == 4
+    assert bool(ds["identical"].all())
+    for name in ("first_divergence", "n_spikes_twin", "logits_brian2", "spike_agreement"):
+        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs
+    assert ds["first_divergence"].attrs["units"] == "ms"
+    assert int(ds["n_spikes_brian2"].sum()) == s["agreement"]["n_spikes_brian2"]
+    assert json.loads(ds.attrs["summary"])["passed"] is True
+    assert ds["label"].values.tolist() == make_task("timing", seed=3, **TASK)[1].y.tolist()
+
+
+@pytest.mark.brian2
+def test_validate_cli_table_and_random_fallback(fresh_file, capsys):
+    code = run_cli(["validate", str(fresh_file), "--samples", "4"])
+    captured = capsys.readouterr()
+    assert code == 0
+    out = captured.out
+    assert "records no data set" in out and "random Poisson" in out
+    assert "identical spike trains" in out and "4 / 4" in out
+    assert "accuracy" in out and "n/a" in out  # no labels
+    assert out.strip().splitlines()[-1].startswith("PASS")
+    assert "validate (runtime)" in captured.err  # the progress bar
+
+
+@pytest.mark.brian2
+def test_validate_cli_exits_1_when_brian2_disagrees(model_file, monkeypatch, capsys):
+    from spatialsnn import brian2 as sb2
+
+    real_run = sb2.Simulator.run
+
+    def tampered(self, counts, progress=None):
+        result = real_run(self, counts, progress)
+        result.hidden_spikes[:, 10, 0] ^= True  # one flipped spike per sample
+        return result
+
+    monkeypatch.setattr(sb2.Simulator, "run", tampered)
+    code = run_cli(["validate", str(model_file), "--no-progress", "--samples", "5"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL: identical spike trains in 0/5 samples" in out
+
+
+ISOLATED_RUNNER = """
+import importlib.abc, runpy, sys
+sys.path.extend({paths!r})
+
+class NoSpatialsnn(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("spatialsnn", "torch"):
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked)")
+        return None
+
+sys.meta_path.insert(0, NoSpatialsnn())
+try:
+    import spatialsnn  # noqa: F401
+except ModuleNotFoundError:
+    pass
+else:
+    raise SystemExit("spatialsnn is importable in the isolated environment")
+sys.argv = {argv!r}
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_isolated(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a script with ``python -I -S`` plus site-packages, spatialsnn not importable."""
+    import brian2
+
+    paths = sorted({str(Path(brian2.__file__).parent.parent), str(Path(np.__file__).parent.parent)})
+    code = ISOLATED_RUNNER.format(paths=paths, argv=[str(script), *args])
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.brian2
+def test_exported_script_runs_without_spatialsnn(model_file, tmp_path):
+    out_dir = tmp_path / "export"
+    code = run_cli(
+        ["export", str(model_file), "--brian2-script", str(out_dir / "net.py"), "--samples", "3"]
+    )
+    assert code == 0
+    script, data = out_dir / "net.py", out_dir / "net.npz"
+    source = script.read_text()
+    assert "import spatialsnn" not in source and "torch" not in source
+    assert "sqrt((x_pre - x_post)**2 + (y_pre - y_post)**2) / velocity" in source
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = run_isolated(script, "--out", str(work / "res.npz"), cwd=work)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sample 2:" in proc.stdout and "accuracy:" in proc.stdout
+    # the script's network reproduces the twin on the exported samples
+    with np.load(data) as f:
+        counts = f["counts"]
+    assert counts.shape == (3, 80, 16)
+    model = spatialsnn.load(model_file).double().eval()
+    with torch.no_grad():
+        twin = model(torch.from_numpy(counts.astype(np.float64)))
+    with np.load(work / "res.npz") as res:
+        np.testing.assert_array_equal(res["hidden_spikes"], twin.hidden_spikes.numpy() > 0.5)
+        np.testing.assert_allclose(res["logits"], twin.logits.numpy(), atol=1e-12)
+    assert twin.hidden_spikes.sum() > 20
+
+
+@pytest.mark.brian2
+@pytest.mark.slow
+def test_exported_script_cpp_standalone(model_file, tmp_path):
+    out_dir = tmp_path / "export"
+    assert (
+        run_cli(
+            [
+                "export",
+                str(model_file),
+                "--brian2-script",
+                str(out_dir / "net.py"),
+                "--samples",
+                "2",
+            ]
+        )
+        == 0
+    )
+    runtime = run_isolated(out_dir / "net.py", "--out", str(tmp_path / "a.npz"), cwd=tmp_path)
+    standalone = run_isolated(
+        out_dir / "net.py",
+        "--device",
+        "cpp_standalone",
+        "--out",
+        str(tmp_path / "b.npz"),
+        cwd=tmp_path,
+    )
+    assert runtime.returncode == 0 and standalone.returncode == 0, standalone.stderr[-2000:]
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        np.testing.assert_array_equal(a["hidden_spikes"], b["hidden_spikes"])
+
+
+def test_load_data_reads_an_shd_layout_file(tmp_path):
+    from spatialsnn.data.shd import read_spike_file, write_shd_like
+
+    path = write_shd_like(
+        tmp_path / "mini.h5", n_samples=6, n_classes=3, n_channels=16, duration=0.2, seed=1
+    )
+    d = load_data(path, n_in=16, dt=1.0)
+    x, y, _ = read_spike_file(path, dt=1.0)
+    np.testing.assert_array_equal(d.x, x.numpy())
+    np.testing.assert_array_equal(d.y, y.numpy())
+    with pytest.raises(ValidationInputError, match="16 channels but the model has 20"):
+        load_data(path, n_in=20, dt=1.0)
