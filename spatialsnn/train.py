@@ -63,8 +63,9 @@ class TrainConfig:
     lr : float
         Adam learning rate of the weights.
     position_lr : float or None
-        Adam learning rate of positions in µm; None: ``0.05 * velocity`` (the paper's
-        0.05 in its units of one ms of delay).
+        Adam learning rate of positions in µm; None: ``1.0 * velocity`` (one ms of
+        delay per step, for short runs; the paper used 0.05 ms-units per step over
+        hundreds of SHD epochs).
     delay_lr : float
         Adam learning rate of free delays, ms.
     spike_reg, nu, l1 : float
@@ -102,16 +103,16 @@ class TrainConfig:
     data_seed: int = 0
     seed: int = 0
     condition: str = "spatial"
-    n_hidden: int = 64
+    n_hidden: int = 48
     dims: int = 2
     velocity: float = 100.0
     dt: float = 1.0
-    max_delay: float = 250.0
+    max_delay: float = 100.0
     tau_mem: float = 20.0
     tau_syn: float = 5.0
     epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
+    batch_size: int = 32
+    lr: float = 3e-3
     position_lr: float | None = None
     delay_lr: float = 0.05
     spike_reg: float = 0.0
@@ -349,7 +350,7 @@ class Trainer:
 
     def _param_groups(self) -> list[dict[str, Any]]:
         c, m = self.config, self.model
-        pos_lr = c.position_lr if c.position_lr is not None else 0.05 * c.velocity
+        pos_lr = c.position_lr if c.position_lr is not None else 1.0 * c.velocity
         groups = [{"params": [m.w_in, m.w_rec, m.w_out], "lr": c.lr, "name": "weights"}]
         positions = [
             p for p in (m.positions, m.input_positions) if p is not None and p.requires_grad
