@@ -5,10 +5,12 @@ The baseline is the approach of DCLS-Delays (Hammouamri, Khalfaoui-Hassani & Mas
 around its delay (here the two linear-interpolation taps, so it computes exactly
 ``delayed_linear``'s interpolate mode), and the projection is one ``conv1d`` over time.
 Its time and memory grow linearly with the maximum delay; the kernel's do not, since it
-propagates only the input spikes. The baseline runs with oneDNN (``torch.backends.mkldnn``)
-disabled unless ``--mkldnn`` is given: oneDNN's ``conv1d`` backward is pathologically slow
-for kernels of ~1000 taps on CPU (198 s instead of 5 s at T = 200, batch 2, D = 1000) and
-slower at D = 250 too, so the native implementation is the baseline's best case.
+propagates only the input spikes. The baseline runs in torch's default configuration
+(oneDNN convolutions on CPU), which is what a DCLS user gets. Its backward is very slow for
+kernels of ~1000 taps (198 s instead of 1.4 s at D = 250, for T = 200, batch 2), so the
+driver stops it after ``--baseline-timeout`` seconds and reports a bound. ``--no-mkldnn``
+switches oneDNN off: torch's native path is faster at D <= 250 but unfolds the input
+(im2col), which took 5.8 GiB at D = 250 and was killed for lack of memory at D = 1000.
 
 Input: SHD's shape (700 channels; 128 outputs), batch 8, T = 1000 steps, input spikes in
 1.5% of channel-steps (SHD's density), delays uniform in [0, D]; forward + backward
@@ -89,7 +91,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     delay = (torch.rand(cfg["n_post"], cfg["n_pre"], generator=gen) * d).to(device).requires_grad_()
     probe = torch.randn(cfg["batch"], cfg["steps"], cfg["n_post"], generator=gen).to(device)
     backend = {"kernel": device, "reference": "reference"}.get(args.impl)
-    if args.impl == "dense-conv" and not args.mkldnn:
+    if args.impl == "dense-conv" and args.no_mkldnn:
         torch.backends.mkldnn.enabled = False
 
     def project(inp: Any) -> Any:
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--mkldnn", action="store_true", help="dense conv: keep oneDNN on")
+    parser.add_argument("--no-mkldnn", action="store_true", help="dense conv: oneDNN off")
     parser.add_argument("--reference", action="store_true", help="also time 'reference'")
     args = parser.parse_args(argv)
     if args.worker:

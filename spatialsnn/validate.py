@@ -704,7 +704,8 @@ class ValidationResult:
             f"spatialsnn validate: {m['path']}",
             f"  model     {m['description']}",
             f"  data      {d['description']}: {n} samples x {d['n_steps']} steps "
-            f"(max {d['max_count']} spikes per bin and channel)",
+            f"(at most {d['max_count']} spike{'s' if d['max_count'] != 1 else ''} per bin "
+            "and channel)",
             f"  brian2    {b['version']}, {b['device']}"
             + (f" ({b['target']})" if b["device"] == "runtime" else "")
             + f", {b['precision']}, dt {b['dt_ms']:g} ms, {b['batch']} network cop"
