@@ -555,8 +555,8 @@ def hidden_spike_raster(net, n_steps=None):
     net : dict
         A network from :func:`build_network` after ``net["network"].run(...)``.
     n_steps : int, optional
-        Length of the run in steps (default: the network's ``n_steps``, else the
-        number of recorded output-voltage steps).
+        Length of the run in steps (default: the number of steps recorded by the
+        output-voltage monitor, i.e. everything run so far).
 
     Returns
     -------
@@ -564,8 +564,8 @@ def hidden_spike_raster(net, n_steps=None):
     """
     import numpy as np
 
-    if n_steps is None:
-        n_steps = net["n_steps"] or len(net["output_voltage"].t)
+    if n_steps is None:  # the steps run so far (the output monitor records every step)
+        n_steps = len(net["output_voltage"].t) or net["n_steps"] or 0
     i = np.asarray(net["hidden_spikes"].i[:], dtype=np.int64)
     step = np.rint(np.asarray(net["hidden_spikes"].t_[:]) / (net["dt"] * 1e-3)).astype(np.int64)
     raster = np.zeros((net["n_copies"], n_steps, net["n_hidden"]), dtype=bool)
@@ -749,7 +749,9 @@ def to_brian2(
         Time step in ms (default: the model's). Delays are rounded to this grid by
         Brian2 (``int(d/dt + 0.5)``); inputs are delivered at whole steps.
     counts : array of int, shape (n_steps, n_in) or (n_samples, n_steps, n_in), optional
-        Input spike counts to load (``n_samples <= n_copies``).
+        Input spike counts per step of ``dt`` to load (``n_samples <= n_copies``). For a
+        ``dt`` finer than the data's bins, spread them first, e.g. with
+        :func:`spatialsnn.validate.upsample_counts`.
     input : {"spikegen", "timedarray"}
         Input as a ``SpikeGeneratorGroup`` or as a TimedArray-driven ``NeuronGroup``.
     max_count : int, optional
