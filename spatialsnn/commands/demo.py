@@ -2,8 +2,9 @@
 
 Trains a small spatial network on the synthetic ``timing`` task (classes differ
 only in the interval between two spike volleys, which delays make easy), writes
-the model file, summarises it, and — when the ``brian2`` extra is installed —
-checks in Brian2 that the simulation reproduces the twin.
+the model file, summarises it, checks in Brian2 that the simulation reproduces the
+twin (``brian2`` extra), and analyses it: functional vs spatial clusters, modularity
+and wiring cost, with figures (``plot`` extra).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def register(sub) -> None:
     p.add_argument("--out", default="demo-model.nc", help="model file to write")
     p.add_argument("--epochs", type=int, help=f"training epochs (default {DEMO_CONFIG['epochs']})")
     p.add_argument("--samples", type=int, default=50, help="samples to validate in Brian2")
+    p.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="figures directory (default: <out without .nc>-figures next to the model)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -73,8 +79,45 @@ def run(args: argparse.Namespace) -> int:
         print('\nBrian2 is not installed: `pip install -e ".[brian2]"` adds the validation step.')
     else:
         status = _validate(out, args.samples)
+    plots = Path(args.plots) if args.plots else out.with_name(out.stem + "-figures")
+    figures = _analyse(out, plots)
     print(f"\nModel written to {out.resolve()}")
+    if figures:
+        print(f"Figures written to {plots.resolve()}: {', '.join(p.name for p in figures)}")
+    print(f"Next: `spatialsnn info {out}`, `spatialsnn analyze {out}`, or the tutorials.")
     return status
+
+
+#: Scalar metrics the demo prints, with what they mean.
+_SHOWN = {
+    "ari": "agreement of functional and spatial clusters (adjusted Rand index)",
+    "ari_p": "its permutation p value",
+    "modularity_q_mean": "modularity of the recurrent weights (Louvain)",
+    "wiring_cost": "wiring cost, sum of |w| * distance",
+    "delay_mean": "mean recurrent delay",
+}
+
+
+def _analyse(path: Path, plots: Path) -> list[Path]:
+    """Analyse the model on its test data; write figures if matplotlib is installed."""
+    from spatialsnn.analysis import analyze, connectivity, load_model
+
+    print("\nAnalysing: functional vs spatial clusters, modularity, wiring cost ...")
+    model, ds = load_model(path)
+    from spatialsnn.commands.analyze import _load_data
+
+    data = _load_data(argparse.Namespace(no_data=False, data=None, model=str(path)), ds)
+    metrics, activity = analyze(model, data, n_perm=200, prune_fractions=None, seed=0)
+    for name, meaning in _SHOWN.items():
+        units = metrics[name].attrs.get("units", "1")
+        value = f"{float(metrics[name]):.3g}" + ("" if units == "1" else f" {units}")
+        print(f"  {name:18s} {value:>14s}   {meaning}")
+    if importlib.util.find_spec("matplotlib") is None:
+        print('matplotlib is not installed: `pip install -e ".[plot]"` adds the figures.')
+        return []
+    from spatialsnn.analysis.plots import plot_all
+
+    return plot_all(metrics, connectivity(model), activity, plots)
 
 
 def _validate(path: Path, samples: int) -> int:
