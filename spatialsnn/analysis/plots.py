@@ -23,22 +23,37 @@ __all__ = [
 
 
 def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend, or an ImportError naming the extra."""
+    """``matplotlib.pyplot``, or an ImportError naming the ``plot`` extra.
+
+    The backend is left as it is (inline in Jupyter, Agg without a display); the
+    ``plot_*`` functions of this module do not use pyplot at all, so they never change
+    or depend on it.
+    """
     try:
-        import matplotlib
+        import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError('plotting needs matplotlib: pip install "spatialsnn[plot]"') from None
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     return plt
+
+
+def _figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """A standalone ``matplotlib.figure.Figure`` (not registered with pyplot) and its axes.
+
+    ``figsize`` and ``layout`` go to the Figure, everything else to ``Figure.subplots``.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError('plotting needs matplotlib: pip install "spatialsnn[plot]"') from None
+    fig_kw = {k: kwargs.pop(k) for k in ("figsize", "layout") if k in kwargs}
+    fig = Figure(**fig_kw)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    pyplot().close(fig)
     return path
 
 
@@ -59,7 +74,6 @@ def plot_positions(
     top : float
         Fraction of synapses drawn (strongest ``|w|``; red excitatory, blue inhibitory).
     """
-    plt = pyplot()
     pos = conn["position"].values
     key = "functional_cluster" if "functional_cluster" in metrics else "community"
     labels = metrics[key].values
@@ -67,7 +81,7 @@ def plot_positions(
     np.fill_diagonal(w, 0.0)
     n_draw = max(1, int(top * w.size))
     flat = np.argsort(np.abs(w).ravel())[::-1][:n_draw]
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    fig, ax = _figure(figsize=(6, 5.5))
     wmax = np.abs(w).max() or 1.0
     for idx in flat:
         post, pre = np.unravel_index(idx, w.shape)
@@ -105,14 +119,25 @@ def plot_positions(
         ari, p = float(metrics["ari"]), float(metrics["ari_p"])
         title += f"\nARI vs spatial clusters {ari:.2f} (p={p:.3f})"
     ax.set_title(title, fontsize=9)
-    fig.colorbar(sc, ax=ax, label=key.replace("_", " "), shrink=0.7)
+    clusters = np.unique(labels)
+    handles = [
+        ax.scatter([], [], color=sc.cmap(sc.norm(c)), s=40, edgecolor="k", label=str(c))
+        for c in clusters
+    ]
+    ax.legend(
+        handles=handles,
+        title=key.replace("_", " "),
+        fontsize=8,
+        title_fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+    )
     return _save(fig, path)
 
 
 def plot_distributions(metrics: xr.Dataset, path: str | os.PathLike) -> Path:
     """Histograms of synapse distance (µm) and delay (ms): counts and summed ``|w|``."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = _figure(1, 2, figsize=(9, 3.5))
     for ax, name, units in ((axes[0], "distance", "µm"), (axes[1], "delay", "ms")):
         centre = metrics[f"{name}_bin"].values
         width = centre[1] - centre[0] if centre.size > 1 else 1.0
@@ -136,13 +161,12 @@ def plot_raster(
 
     Uses ``binned_count`` (sample, time, neuron) of the activity.
     """
-    plt = pyplot()
     binned = activity["binned_count"]
     key = "spatial_cluster" if "spatial_cluster" in metrics else "community"
     labels = metrics[key].values
     order = np.argsort(labels, kind="stable")
     n = min(n_samples, binned.sizes["sample"])
-    fig, axes = plt.subplots(1, n, figsize=(3 * n, 4), sharey=True, squeeze=False)
+    fig, axes = _figure(1, n, figsize=(3 * n, 4), sharey=True, squeeze=False)
     bounds = np.flatnonzero(np.diff(labels[order])) + 0.5
     t = binned["time"].values
     for k, ax in enumerate(axes[0]):
@@ -164,9 +188,8 @@ def plot_raster(
 
 def plot_input_map(metrics: xr.Dataset, path: str | os.PathLike) -> Path:
     """Preferred position of every input channel (weight- and activity-based), by channel."""
-    plt = pyplot()
     keys = [k for k in ("preferred_position", "activity_preferred_position") if k in metrics]
-    fig, axes = plt.subplots(
+    fig, axes = _figure(
         1, len(keys), figsize=(5.5 * len(keys), 4.5), squeeze=False, layout="constrained"
     )
     pos = metrics["position"].values
