@@ -536,6 +536,7 @@ def write_shd_like(
     noise: float = 0.2,
     n_speakers: int = 10,
     class_names: Sequence[str] | None = None,
+    template_seed: int | None = None,
 ) -> Path:
     """Write a small file in the exact SHD layout, with learnable synthetic classes.
 
@@ -560,7 +561,7 @@ def write_shd_like(
     duration : float
         Longest sample length, s; each sample lasts ``duration * U(0.6, 1)``.
     seed : int
-        Seed of the class templates and samples.
+        Seed of the samples, and of the class templates unless ``template_seed`` is given.
     rate : float
         Mean spike rate per channel, Hz (SHD: about 10 Hz).
     noise : float
@@ -569,6 +570,10 @@ def write_shd_like(
         Number of distinct ``extra/speaker`` ids.
     class_names : sequence of str, optional
         ``extra/keys``; default ``class0``, ``class1``, ...
+    template_seed : int, optional
+        Seed of the class templates alone. A train and a test file of the same task
+        need the same ``template_seed`` and different ``seed`` s; without it, files
+        written with different seeds have unrelated classes.
 
     Returns
     -------
@@ -585,12 +590,13 @@ def write_shd_like(
     if len(names) != n_classes:
         raise ValueError(f"class_names has {len(names)} entries for {n_classes} classes")
     rng = np.random.default_rng(seed)
+    trng = rng if template_seed is None else np.random.default_rng(template_seed)
     # class templates: band centre c(u) = C (a + b u + A sin(2 pi (f u + phi))), u in [0, 1]
-    a = rng.uniform(0.2, 0.8, n_classes)
-    b = rng.uniform(-0.3, 0.3, n_classes)
-    amp = rng.uniform(0.03, 0.15, n_classes)
-    freq = rng.uniform(0.5, 2.0, n_classes)
-    phi = rng.uniform(0.0, 1.0, n_classes)
+    a = trng.uniform(0.2, 0.8, n_classes)
+    b = trng.uniform(-0.3, 0.3, n_classes)
+    amp = trng.uniform(0.03, 0.15, n_classes)
+    freq = trng.uniform(0.5, 2.0, n_classes)
+    phi = trng.uniform(0.0, 1.0, n_classes)
     width = max(1.0, 0.04 * n_channels)
 
     labels = rng.permutation(np.arange(n_samples) % n_classes)
@@ -627,5 +633,7 @@ def write_shd_like(
         f.create_dataset("extra/keys", data=names, dtype=h5py.string_dtype("utf-8"))
         f.attrs["n_channels"] = n_channels
         f.attrs["n_classes"] = n_classes
-        f.attrs["generator"] = f"spatialsnn.data.shd.write_shd_like(seed={seed})"
+        f.attrs["generator"] = (
+            f"spatialsnn.data.shd.write_shd_like(seed={seed}, template_seed={template_seed})"
+        )
     return path
