@@ -1,4 +1,4 @@
-"""Brian2 export of a spatialsnn network (DESIGN §2.2–2.3, §4).
+"""Brian2 export of a spatialsnn network (docs/brian2.md).
 
 This is the only module of spatialsnn that imports :mod:`brian2` (and brian2cuda),
 always inside functions, so ``import spatialsnn.brian2`` works without them and the
@@ -836,7 +836,7 @@ def configure_brian2cuda(
     gpu_id: int | None = None,
     cuda_path: str | None = None,
 ) -> dict[str, Any]:
-    """Set brian2cuda preferences so that the project compiles (DESIGN §4).
+    """Set brian2cuda preferences so that the project compiles (docs/brian2.md).
 
     Applies the workarounds measured in ``notes/brian2-probe.md`` §4: without a GPU
     (no ``nvidia-smi``) GPU detection is switched off and ``gpu_id``/``compute_capability``

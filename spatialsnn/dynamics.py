@@ -1,4 +1,4 @@
-r"""Exact discretisation of the current-based LIF / LI neuron (DESIGN §2.1–2.2).
+r"""Exact discretisation of the current-based LIF / LI neuron (docs/model.md).
 
 Continuous model (time in ms, voltages dimensionless, threshold 1):
 

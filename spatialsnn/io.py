@@ -1,4 +1,4 @@
-"""The spatialsnn model file, format version 1 (DESIGN §3; documented in docs/format.md).
+"""The spatialsnn model file, format version 1 (documented in docs/format.md).
 
 A netCDF4/HDF5 file written by xarray through the ``h5netcdf`` engine, readable with
 ``xarray.open_dataset(path, engine="h5netcdf")`` alone. Weights are stored with the
@@ -32,7 +32,9 @@ __all__ = [
     "to_dataset",
 ]
 
+#: The ``format`` global attribute of every model file.
 FORMAT_NAME = "spatialsnn-model"
+#: The format version this release writes (and the newest it reads).
 FORMAT_VERSION = 1
 ENGINE = "h5netcdf"
 

@@ -1,4 +1,4 @@
-"""Loss and regularisers (DESIGN §2.4).
+"""Loss and regularisers (docs/model.md, docs/training.md).
 
 All terms are differentiable PyTorch; distances enter as delays in ms, so the
 costs do not depend on the velocity chosen to express positions in µm.

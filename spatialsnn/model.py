@@ -4,7 +4,7 @@ Architecture (the paper's): input spike sources → one recurrent LIF population
 leaky-integrator (LI) outputs. Recurrent delays are ``distance / velocity`` (the
 "spatial" condition), free per-synapse parameters ("free"), or zero ("none").
 Inputs may also have positions, which gives the input→hidden projection distance
-delays as well. The discretisation is DESIGN §2.2: exact integration, Brian2's step
+delays as well. The discretisation (docs/model.md): exact integration, Brian2's step
 order, Brian2's delay rounding in ``round`` mode.
 """
 
@@ -25,9 +25,10 @@ from spatialsnn.readout import READOUTS, readout
 
 __all__ = ["CONDITIONS", "DELAY_KINDS", "SNNOutput", "SpatialSNN"]
 
+#: Sources of the recurrent delays (``SpatialSNN(delays=...)``).
 DELAY_KINDS = ("spatial", "free", "none")
 
-#: The comparison conditions of the paper (DESIGN §2.6): keyword arguments for
+#: The comparison conditions of the paper (docs/training.md): keyword arguments for
 #: :class:`SpatialSNN` (``"model"``) and :class:`spatialsnn.SNNLoss` (``"loss"``).
 CONDITIONS: dict[str, dict[str, dict[str, Any]]] = {
     "spatial": {"model": {"delays": "spatial"}, "loss": {}},

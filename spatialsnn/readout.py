@@ -1,4 +1,4 @@
-"""Readouts: from the output membrane trace to class scores (DESIGN §2.4)."""
+"""Readouts: from the output membrane trace to class scores (docs/model.md)."""
 
 from __future__ import annotations
 

@@ -28,11 +28,17 @@ __all__ = [
     "um_per_ms_to_m_per_s",
 ]
 
+#: Unit of time, delays, ``dt`` and time constants.
 TIME = "ms"
+#: Unit of positions and distances (micrometre).
 LENGTH = "um"
+#: Unit of the conduction velocity.
 VELOCITY = "um/ms"
+#: Membrane potential: dimensionless, threshold 1.
 VOLTAGE = "1"
+#: Synaptic current: dimensionless.
 CURRENT = "1"
+#: Weights: dimensionless current jump per spike.
 WEIGHT = "1"
 
 #: µm/ms in one m/s.

@@ -1,7 +1,7 @@
 """Does the biological simulation reproduce the twin? Twin vs Brian2 on the same samples.
 
 :func:`validate` runs the same input through the PyTorch twin (in ``eval()`` mode, i.e.
-``round`` delays, DESIGN §2.3) and through the Brian2 network of
+``round`` delays, docs/model.md) and through the Brian2 network of
 :mod:`spatialsnn.brian2`, and compares, per sample: the hidden spike trains (identical,
 and a tolerance-based agreement), the output membrane, the predicted class; and over
 all samples: the accuracy of each, the delays (in steps) each side used, and the time
@@ -16,7 +16,7 @@ run at the same ``dt``):
   (default 0.5 percentage points);
 * float32: the accuracies differ by at most ``max_accuracy_diff``. Identical spikes are
   reported but not required (float32 runs of a recurrent network diverge after a
-  single rounding-induced spike flip; DESIGN §2.2).
+  single rounding-induced spike flip; docs/model.md).
 
 Without labels, the percentage of samples whose predictions differ stands in for the
 accuracy difference. With a ``dt`` finer than the training ``dt`` the accuracy change

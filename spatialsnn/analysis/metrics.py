@@ -70,7 +70,7 @@ def analyze(
     n_null : int
         Shuffle-null draws for clustering / efficiency.
     percentile : float
-        Threshold of the binary graph (``binary_*`` metrics): keep |W| above it.
+        Threshold of the binary graph (``binary_*`` metrics): keep ``|W|`` above it.
     prune_fractions : sequence of float, optional
         Pruning fractions; None: no pruning curve.
     seed : int

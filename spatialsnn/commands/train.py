@@ -1,6 +1,6 @@
 """``spatialsnn train``: train a network and write its model file.
 
-Every option of :class:`spatialsnn.train.TrainConfig` is a flag; ``--config`` reads
+Every option of ``spatialsnn.train.TrainConfig`` is a flag; ``--config`` reads
 the same options from a TOML or JSON file, and flags given on the command line win.
 The configuration is stored in the model file. Under ``torchrun`` the global batch
 is split across processes (data parallel).

@@ -5,7 +5,7 @@ Two operators, each with interchangeable backends:
 * :func:`delayed_linear` — a feed-forward projection in which every synapse has
   its own (real-valued, differentiable) delay.
 * :func:`lif_recurrent` — a recurrent LIF population whose recurrent synapses have
-  per-synapse delays, stepped in Brian2's order (DESIGN §2.2).
+  per-synapse delays, stepped in Brian2's order (docs/model.md).
 
 Backends
 --------
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 Backend = Literal["auto", "autograd", "reference", "cpu", "cuda"]
+#: Names accepted as ``backend`` (see "Backends" above).
 BACKENDS = ("auto", "autograd", "reference", "cpu", "cuda")
 _IMPLS = {"autograd": _autograd, "reference": _reference, "cpu": _cpu, "cuda": _cuda}
 #: Kernels for which the fallback warning was already emitted in this process.
@@ -201,7 +202,7 @@ def lif_recurrent(
 ) -> Tensor:
     """Recurrent LIF population with per-synapse delayed recurrence.
 
-    Steps, for ``t = 0 .. T-1`` (DESIGN §2.2, Brian2's order)::
+    Steps, for ``t = 0 .. T-1`` (Brian2's order, docs/model.md)::
 
         u = alpha*V + gamma*I                     # 1. exact state update
         z[t] = [u >= threshold]                   # 2. threshold (surrogate gradient)

@@ -5,7 +5,7 @@ the pre-threshold membrane (for the surrogate); transient buffers are at most
 batch·n_post·n_pre per step (recurrent) or a bounded chunk (feed-forward). It never
 stores time·batch·neurons² or an n_post·n_pre·max_delay kernel.
 
-Discrete adjoint of the recurrent layer (DESIGN §2.2, §2.5), step ``t`` backwards::
+Discrete adjoint of the recurrent layer (docs/model.md), step ``t`` backwards::
 
     lam_I[t] = beta * lam_I[t+1] + gamma * lam_u[t+1]
     lam_V[t] = alpha * lam_u[t+1]
