@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -226,3 +227,16 @@ def test_shd_path_end_to_end(tmp_path):
     x = torch.zeros(2, 200, 50)
     assert model.eval()(x).logits.shape == (2, 4)
     assert main(["info", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parent.parent / "models").glob("*.toml")), ids=str
+)
+def test_shipped_configs_are_valid(path):
+    """Every configuration in models/ is one ``spatialsnn train --config`` accepts."""
+    from spatialsnn.train import config_from_file
+
+    values = config_from_file(path)
+    config = TrainConfig.from_dict(values)
+    assert set(values) <= set(config.to_dict())  # no key silently ignored
+    assert config.task in ("timing", "randman", "shd", "ssc")
