@@ -850,7 +850,8 @@ def validate(
     jobs : int
         Parallel Brian2 processes.
     batch : int, optional
-        Network copies per Brian2 run (see :class:`spatialsnn.brian2.Simulator`).
+        Network copies per Brian2 run (see :class:`spatialsnn.brian2.Simulator`; default on
+        ``runtime``: 16, or the number of samples if fewer).
     samples_per_run : int, optional
         Standalone devices: samples per copy and run of the binary (default: up to 32,
         fewer when that leaves a job idle).
@@ -911,6 +912,8 @@ def validate(
 
     twin = twin_at(model, dt, precision)
     coarse = twin_at(model, None, precision) if ratio > 1 else None
+    if device == "runtime" and batch is None:
+        batch = max(1, min(16, n))  # no more network copies than samples
     if device != "runtime" and samples_per_run is None:
         copies = batch or 1
         samples_per_run = max(1, min(32, math.ceil(n / (copies * jobs))))

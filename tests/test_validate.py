@@ -299,6 +299,7 @@ def test_validate_cli_table_and_random_fallback(fresh_file, capsys):
     out = captured.out
     assert "records no data set" in out and "random Poisson" in out
     assert "identical spike trains" in out and "4 / 4" in out
+    assert "4 network copies x 1 sample(s) per run" in out  # no more copies than samples
     assert "accuracy" in out and "n/a" in out  # no labels
     assert out.strip().splitlines()[-1].startswith("PASS")
     assert "validate (runtime)" in captured.err  # the progress bar
