@@ -240,3 +240,12 @@ def test_shipped_configs_are_valid(path):
     config = TrainConfig.from_dict(values)
     assert set(values) <= set(config.to_dict())  # no key silently ignored
     assert config.task in ("timing", "randman", "shd", "ssc")
+
+
+def test_train_help_states_every_default(capsys):
+    """Options whose default depends on others say so instead of printing None."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: None" not in text
+    assert "default: 1e-05 for --condition spatial+cost, else 0" in text

@@ -63,9 +63,30 @@ def register(sub) -> None:
     for name, kind in _SCALARS.items():
         flag = "--" + name.replace("_", "-")
         extra = {"choices": tuple(CONDITIONS)} if name == "condition" else {}
+        default = _DEFAULT_TEXT.get(name, getattr(defaults, name))
+        if name in ("connection_cost", "cost_exponent"):
+            default = _preset_text(name, 0 if name == "connection_cost" else 1, CONDITIONS)
         group.add_argument(flag, dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
-                           help=f"default: {getattr(defaults, name)}", **extra)  # fmt: skip
+                           help=f"default: {default}", **extra)  # fmt: skip
     p.set_defaults(func=run)
+
+
+#: Help text of the options whose default depends on other options.
+_DEFAULT_TEXT = {
+    "position_lr": "velocity x 1 ms, i.e. 1 ms of delay per Adam step (um)",
+    "data_path": "download SHD/SSC into the cache "
+    "($SPATIALSNN_DATA or ~/.cache/spatialsnn/datasets)",
+}
+
+
+def _preset_text(name: str, fallback: float, conditions: dict) -> str:
+    """Help text of a loss option whose default is the condition's preset."""
+    presets = [
+        f"{c['loss'][name]:g} for --condition {k}"
+        for k, c in conditions.items()
+        if name in c["loss"]
+    ]
+    return ", ".join([*presets, f"else {fallback:g}"])
 
 
 def _parse_value(text: str):
