@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from spatialsnn.data.augment import Augment, blend, blend_pairs, channel_shift
+from spatialsnn.data.augment import (
+    PAPER_BLEND_FRACTION,
+    Augment,
+    blend,
+    blend_pairs,
+    channel_shift,
+    same_class_partners,
+)
 from spatialsnn.data.cache import DatasetError, DatasetUnavailableError, default_cache_dir
 from spatialsnn.data.dataset import SpikeDataset
 from spatialsnn.data.shd import load_shd, load_ssc, write_shd_like
 from spatialsnn.data.synthetic import TASKS, make_task
 
 __all__ = [
+    "PAPER_BLEND_FRACTION",
     "TASKS",
     "Augment",
     "DatasetError",
@@ -24,6 +32,7 @@ __all__ = [
     "load_shd",
     "load_ssc",
     "make_task",
+    "same_class_partners",
     "write_shd_like",
 ]
 
