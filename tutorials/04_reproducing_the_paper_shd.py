@@ -34,7 +34,7 @@
 # SHD's exact layout (few samples, 250 ms each) and a small network, so the tutorial runs
 # in seconds. Without it, the tutorial downloads SHD (once, into spatialsnn's dataset
 # cache, checksum-verified) and trains on a subset of it; if SHD cannot be downloaded, it
-# falls back to a larger generated file. That fallback took about 2.5 minutes on the
+# falls back to a larger generated file. That fallback took about 80 s on the
 # project's 2-core development machine; the run on real SHD has not been timed there.
 
 # %%
