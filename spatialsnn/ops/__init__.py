@@ -40,9 +40,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from spatialsnn.ops import _autograd, _cpu, _cuda, _reference
+from spatialsnn.ops import _autograd, _reference
 from spatialsnn.ops._build import KernelBuildError, KernelUnavailableWarning
 from spatialsnn.ops._common import check_mode, check_projection
+from spatialsnn.ops._compiled import CPU as _cpu
+from spatialsnn.ops._compiled import CUDA as _cuda
 
 __all__ = [
     "BACKENDS",
