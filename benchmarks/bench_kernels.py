@@ -47,13 +47,10 @@ Results of the default run are recorded in ``docs/benchmarks-kernels.md``.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -61,6 +58,15 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import (  # noqa: E402  (benchmarks/ is not a package)
+    current_rss_kib,
+    machine_info,
+    maxrss_kib,
+    meminfo_kib,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -84,92 +90,6 @@ QUICK_SIZES = ((200, 8, 64, 50), (200, 4, 128, 300))
 LINEAR_DELAYS = (64, 250, 1000)
 #: The memory budget of ``autograd``: this fraction of MemAvailable (or of free GPU memory).
 MEM_FRACTION = 0.7
-
-
-# ----------------------------------------------------------------------------- machine
-
-
-def _meminfo_kib(key: str) -> int | None:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_commit() -> str | None:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "spatialsnn"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty(spatialsnn/)" if dirty else "")
-
-
-def machine_info() -> dict[str, Any]:
-    """Facts about this machine that need no torch (torch's come from the workers)."""
-    total = _meminfo_kib("MemTotal")
-    avail = _meminfo_kib("MemAvailable")
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count()
-    return {
-        "cpu_model": _cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "ram_total_gib": round(total / 1024**2, 1) if total else None,
-        "ram_available_gib": round(avail / 1024**2, 1) if avail else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "git_commit": _git_commit(),
-        "loadavg_1m_start": round(os.getloadavg()[0], 2),
-    }
-
-
-# ----------------------------------------------------------------------------- worker helpers
-
-
-def current_rss_kib() -> int:
-    """Resident set size of this process now, KiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("VmRSS not found in /proc/self/status")
-
-
-def maxrss_kib() -> int:
-    """Peak resident set size of this process, KiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
 
 
 def import_spatialsnn() -> Any:
@@ -436,7 +356,7 @@ def memory_budget_bytes(device: str) -> float:
 
         free, _ = torch.cuda.mem_get_info()
         return MEM_FRACTION * free
-    return MEM_FRACTION * (_meminfo_kib("MemAvailable") or 0) * 1024
+    return MEM_FRACTION * (meminfo_kib("MemAvailable") or 0) * 1024
 
 
 def rel_l2(a: Any, b: Any) -> float:

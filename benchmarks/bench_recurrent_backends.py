@@ -51,13 +51,10 @@ and flags a busy machine. Peak memory does not depend on the load.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -66,6 +63,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import (  # noqa: E402  (benchmarks/ is not a package)
+    current_rss_kib,
+    machine_info,
+    maxrss_kib,
+    meminfo_kib,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = REPO_ROOT / "benchmarks" / "results" / "recurrent_backends.json"
@@ -113,88 +119,7 @@ class Size:
         return self.work * 4 * AUTOGRAD_TENSORS_PER_STEP
 
 
-# ----------------------------------------------------------------------------- machine
-
-
-def _meminfo_kib(key: str) -> int | None:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_commit() -> str | None:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "spatialsnn"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty(spatialsnn/)" if dirty else "")
-
-
-def machine_info() -> dict[str, Any]:
-    """Machine facts that do not need torch (torch facts come from a worker)."""
-    total = _meminfo_kib("MemTotal")
-    avail = _meminfo_kib("MemAvailable")
-    try:
-        usable_cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable_cores = os.cpu_count()
-    return {
-        "cpu_model": _cpu_model(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable_cores,
-        "ram_total_gib": round(total / 1024**2, 1) if total else None,
-        "ram_available_gib": round(avail / 1024**2, 1) if avail else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "git_commit": _git_commit(),
-        "loadavg_1m_start": round(os.getloadavg()[0], 2),
-    }
-
-
 # ----------------------------------------------------------------------------- worker
-
-
-def _current_rss_kib() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("VmRSS not found in /proc/self/status")
-
-
-def _maxrss_kib() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
 
 
 def _import_ops() -> tuple[Any, Any, Any]:
@@ -248,7 +173,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     del tiny
 
     warmup = args.warmup if size.work <= args.warmup_max_work else 0
-    rss_before_kib = _current_rss_kib()
+    rss_before_kib = current_rss_kib()
     fwd_times: list[float] = []
     total_times: list[float] = []
     cpu_times: list[float] = []
@@ -269,7 +194,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
             cpu_times.append(c2 - c0)
             fwd_times.append(t1 - t0)
             total_times.append(t2 - t0)
-    peak_kib = _maxrss_kib()
+    peak_kib = maxrss_kib()
 
     assert z is not None
     spikes = z.detach().to(torch.uint8).contiguous()
@@ -374,7 +299,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench_recurrent_") as tmp:
         for size in args.sizes:
-            avail_kib = _meminfo_kib("MemAvailable") or 0
+            avail_kib = meminfo_kib("MemAvailable") or 0
             budget = args.mem_fraction * avail_kib * 1024
             estimate = size.autograd_bytes()
             run_autograd = estimate <= budget
