@@ -29,7 +29,19 @@ def test_demo_trains_validates_analyses_and_writes_figures(tmp_path, capsys):
     assert f"Figures written to {figures.resolve()}" in text
 
 
-def test_demo_rejects_zero_epochs(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "m.nc"), "--epochs", "0"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be >= 1"),
+        (["--samples", "0"], "--samples must be >= 1"),
+        (["--plots", "FILE"], "exists and is not a directory"),
+    ],
+)
+def test_demo_refuses_bad_input_before_training(tmp_path, capsys, extra, message):
+    (tmp_path / "FILE").write_text("")
+    extra = [str(tmp_path / e) if e == "FILE" else e for e in extra]
+    assert main(["demo", "--out", str(tmp_path / "m.nc"), *extra]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert "Training" not in captured.out  # refused before any work
     assert not (tmp_path / "m.nc").exists()

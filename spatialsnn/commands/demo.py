@@ -61,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         if args.epochs < 1:
             raise CommandError("--epochs must be >= 1")
         config["epochs"] = args.epochs
+    if args.samples < 1:
+        raise CommandError(f"--samples must be >= 1, got {args.samples}")
     out = Path(args.out)
+    plots = Path(args.plots) if args.plots else out.with_name(out.stem + "-figures")
+    if plots.exists() and not plots.is_dir():
+        raise CommandError(f"--plots: {plots} exists and is not a directory")
     print(f"Training a {config['n_hidden']}-neuron spatial network on the synthetic "
           f"'{config['task']}' task ...")  # fmt: skip
     try:
@@ -79,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         print('\nBrian2 is not installed: `pip install -e ".[brian2]"` adds the validation step.')
     else:
         status = _validate(out, args.samples)
-    plots = Path(args.plots) if args.plots else out.with_name(out.stem + "-figures")
     figures = _analyse(out, plots)
     print(f"\nModel written to {out.resolve()}")
     if figures:
