@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from spatialsnn.data import SpikeDataset
+from spatialsnn.data import TASKS, SpikeDataset
 from spatialsnn.loss import SNNLoss
 from spatialsnn.model import CONDITIONS, SpatialSNN
 
@@ -133,6 +133,8 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.task not in (*TASKS, "shd", "ssc"):
+            raise ValueError(f"unknown task {self.task!r}; choose one of {(*TASKS, 'shd', 'ssc')}")
         if self.condition not in CONDITIONS:
             raise ValueError(
                 f"condition must be one of {tuple(CONDITIONS)}, got {self.condition!r}"

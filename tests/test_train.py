@@ -164,6 +164,7 @@ def test_cli_config_file_equals_flags(tmp_path):
         (["--condition", "best"], "invalid choice"),
         (["--epochs", "0"], "epochs must be >= 1"),
         (["--task", "mnist"], "unknown task"),
+        (["--task", "mnist"], "'shd', 'ssc'"),  # the message lists every accepted task
         (["--task-param", "n_train"], "KEY=VALUE"),
         (["--task-param", "colour=3"], "unknown parameters"),
         (["--config", "/nonexistent.toml"], "no such file"),
