@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 from pathlib import Path
 
 from spatialsnn.commands import CommandError
@@ -105,12 +106,11 @@ _SHOWN = {
 def _analyse(path: Path, plots: Path) -> list[Path]:
     """Analyse the model on its test data; write figures if matplotlib is installed."""
     from spatialsnn.analysis import analyze, connectivity, load_model
+    from spatialsnn.data import dataset_from_info
 
     print("\nAnalysing: functional vs spatial clusters, modularity, wiring cost ...")
     model, ds = load_model(path)
-    from spatialsnn.commands.analyze import _load_data
-
-    data = _load_data(argparse.Namespace(no_data=False, data=None, model=str(path)), ds)
+    data = dataset_from_info(json.loads(ds.attrs["training_config"])["data"], "test")
     metrics, activity = analyze(model, data, n_perm=200, prune_fractions=None, seed=0)
     for name, meaning in _SHOWN.items():
         units = metrics[name].attrs.get("units", "1")
