@@ -25,18 +25,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export SPATIALSNN_CACHE_DIR=${SPATIALSNN_CACHE_DIR:-$PWD/benchmarks/out/kernel-cache}
 LOG="$OUT_DIR/gpu_check.log"
 : >"$LOG"
-failed=()
-
-step() {
-  local name=$1
-  shift
-  echo "=== $name  ($(date -u +%H:%M:%S) UTC)" | tee -a "$LOG"
-  local t0=$SECONDS
-  timeout "$STEP_TIMEOUT" "$@" 2>&1 | tee -a "$LOG"
-  local rc=${PIPESTATUS[0]}
-  echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$LOG"
-  [ "$rc" -eq 0 ] || failed+=("$name")
-}
+# shellcheck source=benchmarks/_steps.sh
+source "$(dirname "$0")/_steps.sh"
 
 step "environment" bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; \
   command -v nvcc && nvcc --version | tail -n 2; $PY -c 'import sys, torch; \
@@ -62,9 +52,4 @@ if [ -f benchmarks/shd_epoch.py ]; then
     --device cuda --backend auto --json "$OUT_DIR/shd_epoch_model.json"
 fi
 
-if [ ${#failed[@]} -eq 0 ]; then
-  echo "gpu_check: all steps passed; report: $OUT_DIR/bench_cuda.md" | tee -a "$LOG"
-  exit 0
-fi
-echo "gpu_check: FAILED steps: ${failed[*]}" | tee -a "$LOG"
-exit 1
+finish "report: $OUT_DIR/bench_cuda.md"

@@ -38,18 +38,8 @@ export PYTHONUNBUFFERED=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 LOG="$OUT_DIR/gpu_validate.log"
 : >"$LOG"
-failed=()
-
-step() {
-  local name=$1
-  shift
-  echo "=== $name  ($(date -u +%H:%M:%S) UTC)" | tee -a "$LOG"
-  local t0=$SECONDS
-  timeout "$STEP_TIMEOUT" "$@" 2>&1 | tee -a "$LOG"
-  local rc=${PIPESTATUS[0]}
-  echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$LOG"
-  [ "$rc" -eq 0 ] || failed+=("$name")
-}
+# shellcheck source=benchmarks/_steps.sh
+source "$(dirname "$0")/_steps.sh"
 
 if ! "$PY" -c 'import brian2cuda, h5netcdf' 2>/dev/null && [ -d "$WHEELS" ]; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -61,39 +51,18 @@ step "environment" bash -c "nvidia-smi --query-gpu=name,memory.total,driver_vers
 brian2cuda, torch; print(sys.version.split()[0], \"numpy\", numpy.__version__, \"brian2\", \
 brian2.__version__, \"brian2cuda\", brian2cuda.__version__, \"torch\", torch.__version__)'"
 
-# `spatialsnn validate ...`, also before the subcommand is wired into spatialsnn.cli
-CLI="$OUT_DIR/validate_cli.py"
-cat >"$CLI" <<'EOF'
-import argparse, sys
-from spatialsnn.commands import MODULES, CommandError
-if "validate" in MODULES:
-    from spatialsnn.cli import main
-    sys.exit(main(["validate", *sys.argv[1:]]))
-from spatialsnn.commands import validate
-parser = argparse.ArgumentParser(prog="spatialsnn")
-validate.register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(["validate", *sys.argv[1:]])
-try:
-    sys.exit(args.func(args))
-except CommandError as err:
-    print(f"spatialsnn validate: error: {err}", file=sys.stderr)
-    sys.exit(2)
-EOF
+CLI="-m spatialsnn validate"
 
 samples=""
 [ -n "$SAMPLES" ] && samples="--samples $SAMPLES"
 
 # One cuda_standalone build: nvcc takes minutes; --json goes to a file, the report too.
-step "validate $MODEL on cuda_standalone" bash -c "'$PY' '$CLI' '$MODEL' $samples \
+step "validate $MODEL on cuda_standalone" bash -c "'$PY' $CLI '$MODEL' $samples \
   --device cuda_standalone --jobs 1 --json --report '$OUT_DIR/report_cuda.nc' \
   > '$OUT_DIR/validate_cuda.json'; rc=\$?; cat '$OUT_DIR/validate_cuda.json'; exit \$rc"
-step "validate $MODEL on cpp_standalone" "$PY" "$CLI" "$MODEL" $samples \
+step "validate $MODEL on cpp_standalone" "$PY" $CLI "$MODEL" $samples \
   --device cpp_standalone --jobs "$(nproc)" --no-progress
 step "SHD-sized throughput on cuda_standalone" "$PY" benchmarks/bench_validate.py \
   --configs cuda-b16-s32-j1 standalone-b1-s32-j2 --json "$OUT_DIR/bench_validate_gpu.json"
 
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "FAILED steps: ${failed[*]}" | tee -a "$LOG"
-  exit 1
-fi
-echo "all steps passed" | tee -a "$LOG"
+finish
