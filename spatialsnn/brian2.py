@@ -11,7 +11,9 @@ twin                        Brian2
 =========================  ==========================================================
 hidden LIF population       ``NeuronGroup`` ``hidden``: ``dv/dt = (I - v)/tau_mem``,
                             ``dI/dt = -I/tau_syn``, ``method='exact'``, threshold
-                            ``v >= theta``, reset ``v = 0``, no refractory period
+                            ``v >= theta``, reset ``v = 0``; with a refractory
+                            period ``refractory=refractory`` and ``(unless
+                            refractory)`` on ``v`` (none in the paper's model)
 positions (µm)              constant state variables ``x, y(, z, w)`` in ``metre``
 LI outputs                  ``NeuronGroup`` ``output``: same equations, no threshold
 input spike counts          ``input``: a ``SpikeGeneratorGroup`` (user scripts) or a
@@ -148,14 +150,15 @@ def network_params(model_or_path: Any) -> dict[str, Any]:
     Parameters
     ----------
     model_or_path : SpatialSNN, str, path-like or dict
-        A model, a model file (format v1), or a dict already returned by this function
+        A model, a model file (format v1 or v2), or a dict already returned by this function
         (returned unchanged).
 
     Returns
     -------
     dict
         ``n_in, n_hidden, n_out, dims`` (int); ``space`` (str array, coordinate names);
-        ``dt, tau_mem, tau_syn, max_delay`` (ms), ``velocity`` (µm/ms), ``threshold``
+        ``dt, tau_mem, tau_syn, max_delay, refractory`` (ms), ``velocity`` (µm/ms),
+        ``threshold``
         (float); ``delays`` (``"spatial" | "free" | "none"``), ``readout`` (str);
         ``position_hidden`` ``[n_hidden, dims]`` µm; ``weight_input_hidden``
         ``[n_in, n_hidden]``, ``weight_hidden_hidden`` ``[pre, post]``,
@@ -185,7 +188,7 @@ def network_params(model_or_path: Any) -> dict[str, Any]:
     hp = model.hparams
     p: dict[str, Any] = {
         "format": "spatialsnn-brian2-params",
-        "format_version": 1,
+        "format_version": 2,
         "n_in": int(hp["n_in"]),
         "n_hidden": int(hp["n_hidden"]),
         "n_out": int(hp["n_out"]),
@@ -195,6 +198,7 @@ def network_params(model_or_path: Any) -> dict[str, Any]:
         "tau_mem": float(hp["tau_mem"]),
         "tau_syn": float(hp["tau_syn"]),
         "threshold": float(hp["threshold"]),
+        "refractory": float(hp["refractory"]),
         "velocity": float(hp["velocity"]),
         "max_delay": float(hp["max_delay"]),
         "delays": str(hp["delays"]),
@@ -338,6 +342,9 @@ def build_network(
     # the degenerate solution instead of dividing by (tau_mem - tau_syn) = 0.
     same_tau = abs(tau_m - tau_s) <= 1e-9 * max(tau_m, tau_s)
     weight = "w_syn" if "w" in space else "w"
+    # refractory period in ms (absent from files of format 1: none)
+    t_ref = float(params["refractory"]) if "refractory" in params else 0.0
+    n_ref = int((t_ref + 1e-3 * dt_ms) / dt_ms)  # Brian2's timestep(refractory, dt)
     namespace = {
         "tau_mem": tau_m * ms,
         "tau_syn": tau_s * ms,
@@ -349,7 +356,8 @@ def build_network(
     period = n_steps
     if per_run > 1:  # gap: longer than any delay (+1 step against rounding at ties)
         longest = max(d_rec[w_rec != 0].max(initial=0), d_in[w_in != 0].max(initial=0))
-        period = int(n_steps) + min(int(np.floor(longest / dt_ms + 0.5)), kmax) + 2
+        # ... and than the refractory period, so no sample starts refractory
+        period = int(n_steps) + max(min(int(np.floor(longest / dt_ms + 0.5)), kmax), n_ref) + 2
         namespace.update(period=period, n_steps=int(n_steps))
         threshold = "v >= theta and timestep(t, dt) % period < n_steps"
     # Every object runs on Brian2's defaultclock, as in any Brian2 script (brian2cuda
@@ -361,14 +369,20 @@ def build_network(
         "dI/dt = -I/tau_mem : 1\n" if same_tau else "dI/dt = -I/tau_syn : 1\n"
     )
 
+    refractory = {}
+    hidden_eqs = neuron
+    if t_ref > 0:  # held at the reset value (unless refractory), threshold off meanwhile
+        refractory = {"refractory": t_ref * ms}
+        hidden_eqs = neuron.replace(": 1\n", ": 1 (unless refractory)\n", 1)
     hidden = b2.NeuronGroup(
         n_copies * n_hid,
-        neuron + positions,
+        hidden_eqs + positions,
         threshold=threshold,
         reset="v = 0",
         method="exact",
         namespace=namespace,
         name="hidden",
+        **refractory,
     )
     for k, c in enumerate(space):
         setattr(hidden, c, np.tile(pos_hid[:, k], n_copies) * umetre)

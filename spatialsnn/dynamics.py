@@ -29,7 +29,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["LIFCoefficients", "lif_coefficients", "spike_surrogate", "superspike_grad"]
+__all__ = [
+    "LIFCoefficients",
+    "lif_coefficients",
+    "refractory_steps",
+    "spike_surrogate",
+    "superspike_grad",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,30 @@ def lif_coefficients(dt: float, tau_mem: float, tau_syn: float) -> LIFCoefficien
     else:
         gamma = tau_syn / (tau_syn - tau_mem) * (beta - alpha)
     return LIFCoefficients(alpha, beta, gamma)
+
+
+def refractory_steps(refractory: float, dt: float) -> int:
+    """A refractory period in whole steps, rounded as Brian2 does.
+
+    Brian2 tests ``timestep(t - lastspike, dt) >= timestep(refractory, dt)`` with
+    ``timestep(x, dt) = int((x + 1e-3 dt) / dt)``; this is the right-hand side.
+
+    Parameters
+    ----------
+    refractory : float
+        Refractory period, ms (``>= 0``).
+    dt : float
+        Time step, ms.
+
+    Returns
+    -------
+    int
+        ``r``: a neuron that spiked at step ``s`` is refractory in steps
+        ``s+1 .. s+r-1`` (none for ``r <= 1``).
+    """
+    if not (refractory >= 0 and math.isfinite(refractory)):
+        raise ValueError(f"refractory must be a finite number of ms >= 0, got {refractory}")
+    return int((refractory + 1e-3 * dt) / dt)
 
 
 def superspike_grad(x: Tensor, slope: float) -> Tensor:

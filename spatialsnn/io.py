@@ -1,4 +1,4 @@
-"""The spatialsnn model file, format version 1 (documented in docs/format.md).
+"""The spatialsnn model file, format version 2 (documented in docs/format.md).
 
 A netCDF4/HDF5 file written by xarray through the ``h5netcdf`` engine, readable with
 ``xarray.open_dataset(path, engine="h5netcdf")`` alone. Weights are stored with the
@@ -35,7 +35,10 @@ __all__ = [
 #: The ``format`` global attribute of every model file.
 FORMAT_NAME = "spatialsnn-model"
 #: The format version this release writes (and the newest it reads).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this release reads. Version 1 has no ``refractory`` variable; such files
+#: load with ``refractory = 0``, which reproduces them exactly.
+READABLE_VERSIONS = (1, 2)
 ENGINE = "h5netcdf"
 
 #: Scalar model parameters stored as 0-d variables: name -> (units, long name).
@@ -46,7 +49,10 @@ SCALARS = {
     "tau_mem": ("ms", "membrane time constant"),
     "tau_syn": ("ms", "synaptic time constant"),
     "threshold": ("1", "firing threshold of the hidden LIF neurons"),
+    "refractory": ("ms", "absolute refractory period of the hidden LIF neurons"),
 }
+#: Scalars added after version 1, with the value that reproduces a version-1 file.
+_ADDED_IN_V2 = {"refractory": 0.0}
 
 #: Units of the validated variables other than the weights (which are "1").
 UNITS = {
@@ -77,7 +83,7 @@ def to_dataset(
     history: Mapping[str, Sequence[float]] | None = None,
     training_config: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Describe a model as an :class:`xarray.Dataset` in the format of version 1.
+    """Describe a model as an :class:`xarray.Dataset` in the format of version 2.
 
     Parameters
     ----------
@@ -177,7 +183,7 @@ def save(
     history: Mapping[str, Sequence[float]] | None = None,
     training_config: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a model file (format version 1), atomically.
+    """Write a model file (format version 2), atomically.
 
     The file is written next to its destination and renamed into place, so an
     interrupted save never leaves a truncated model behind.
@@ -254,7 +260,7 @@ def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
 
 
 def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any]:
-    """Check a Dataset against format version 1; return its model configuration.
+    """Check a Dataset against format version 1 or 2; return its model configuration.
 
     Raises
     ------
@@ -271,12 +277,14 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
         raise _fail(
             source, f"format_version attribute is missing or not an integer: {version!r}"
         ) from None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
         raise _fail(
             source,
-            f"unknown format version {version} (this spatialsnn reads version {FORMAT_VERSION}; "
+            f"unknown format version {version} (this spatialsnn reads versions {readable}; "
             "a newer file needs a newer spatialsnn)",
         )
+    scalars = [name for name in SCALARS if version >= 2 or name not in _ADDED_IN_V2]
     try:
         cfg = json.loads(ds.attrs["config"])
         n_in, n_hidden, n_out, dims = (int(cfg[k]) for k in ("n_in", "n_hidden", "n_out", "dims"))
@@ -287,7 +295,7 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
         "weight_input_hidden": {"input": n_in, "hidden": n_hidden},
         "weight_hidden_hidden": {"hidden_pre": n_hidden, "hidden_post": n_hidden},
         "weight_hidden_output": {"hidden": n_hidden, "output": n_out},
-        **{name: {} for name in SCALARS},
+        **{name: {} for name in scalars},
     }
     if cfg.get("input_positions"):
         expected["position_input"] = {"input": n_in, "space": dims}
@@ -314,15 +322,16 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
     for name in ("dt", "velocity", "tau_mem", "tau_syn"):
         if not float(ds[name]) > 0:
             raise _fail(source, f"{name} must be positive, got {float(ds[name])}")
-    if not float(ds["max_delay"]) >= 0:
-        raise _fail(source, f"max_delay must be >= 0, got {float(ds['max_delay'])}")
+    for name in ("max_delay", *(["refractory"] if "refractory" in scalars else [])):
+        if not float(ds[name]) >= 0:
+            raise _fail(source, f"{name} must be >= 0 ms, got {float(ds[name])}")
     for name in SCALARS:  # the variables are the source of truth for physical values
-        cfg[name] = float(ds[name])
+        cfg[name] = float(ds[name]) if name in scalars else _ADDED_IN_V2[name]
     return cfg
 
 
 def from_dataset(ds: xr.Dataset, source: Any = "<dataset>", dtype: torch.dtype | None = None):
-    """Build a :class:`~spatialsnn.SpatialSNN` from a Dataset in format v1 (validated here).
+    """Build a :class:`~spatialsnn.SpatialSNN` from a Dataset in format v1 or v2 (validated here).
 
     Parameters
     ----------
@@ -370,7 +379,7 @@ def load(path: str | os.PathLike, *, dtype: torch.dtype | None = None):
     Parameters
     ----------
     path : str or path-like
-        A spatialsnn model file (format version 1).
+        A spatialsnn model file (format version 1 or 2).
     dtype : torch.dtype, optional
         Parameter dtype; default: the stored precision (float64 files give float64
         models, everything else float32).

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from spatialsnn import ops
-from spatialsnn.dynamics import lif_coefficients
+from spatialsnn.dynamics import lif_coefficients, refractory_steps
 from spatialsnn.geometry import delay_steps, delays_from_positions, report_clamp
 from spatialsnn.ops._common import check_mode
 from spatialsnn.readout import READOUTS, readout
@@ -83,6 +83,11 @@ class SpatialSNN(nn.Module):
         Membrane and synaptic time constants, ms.
     threshold : float
         Firing threshold of the hidden LIF neurons (dimensionless).
+    refractory : float
+        Absolute refractory period of the hidden neurons, ms (0: none, the paper's
+        model). After a spike the membrane is held at the reset value and the neuron
+        cannot spike for ``refractory_steps`` steps counted from the spike (Brian2's
+        ``refractory=`` with ``(unless refractory)``; docs/model.md).
     max_delay : float
         Largest delay, ms; longer delays are clamped and reported with a
         :class:`spatialsnn.DelayClampWarning`.
@@ -131,6 +136,7 @@ class SpatialSNN(nn.Module):
         tau_mem: float = 20.0,
         tau_syn: float = 5.0,
         threshold: float = 1.0,
+        refractory: float = 0.0,
         max_delay: float = 1000.0,
         delays: str = "spatial",
         delay_mode: str = "interpolate",
@@ -159,6 +165,8 @@ class SpatialSNN(nn.Module):
             raise ValueError(f"velocity must be a positive number of µm/ms, got {velocity}")
         if not max_delay >= 0:
             raise ValueError(f"max_delay must be >= 0 ms, got {max_delay}")
+        if not (refractory >= 0 and math.isfinite(refractory)):
+            raise ValueError(f"refractory must be a finite number of ms >= 0, got {refractory}")
         if delays not in DELAY_KINDS:
             raise ValueError(f"delays must be one of {DELAY_KINDS}, got {delays!r}")
         check_mode(delay_mode)
@@ -172,7 +180,8 @@ class SpatialSNN(nn.Module):
         self.hparams: dict[str, Any] = dict(
             n_in=n_in, n_hidden=n_hidden, n_out=n_out, dims=dims, velocity=float(velocity),
             dt=float(dt), tau_mem=float(tau_mem), tau_syn=float(tau_syn),
-            threshold=float(threshold), max_delay=float(max_delay), delays=delays,
+            threshold=float(threshold), refractory=float(refractory),
+            max_delay=float(max_delay), delays=delays,
             delay_mode=delay_mode, eval_delay_mode=eval_delay_mode, readout=readout,
             input_positions=bool(input_positions), init_extent=float(init_extent),
             w_in_mean=w_in_mean, w_in_std=w_in_std, w_rec_std=w_rec_std, w_out_std=w_out_std,
@@ -210,6 +219,16 @@ class SpatialSNN(nn.Module):
     def dt(self) -> float:
         """Time step, ms."""
         return self.hparams["dt"]
+
+    @property
+    def refractory_steps(self) -> int:
+        """The refractory period in whole steps, as Brian2 counts it.
+
+        Brian2's ``timestep(refractory, dt) = int((refractory + 1e-3 dt) / dt)``: a
+        neuron that spiked at step ``s`` may spike again at step ``s + refractory_steps``
+        at the earliest (``0`` and ``1``: in the next step, i.e. no refractory period).
+        """
+        return refractory_steps(self.hparams["refractory"], self.hparams["dt"])
 
     @property
     def max_delay_steps(self) -> int:
@@ -286,7 +305,7 @@ class SpatialSNN(nn.Module):
         spikes = ops.lif_recurrent(
             drive, self.w_rec, d_rec, alpha=c.alpha, beta=c.beta, gamma=c.gamma,
             threshold=hp["threshold"], slope=hp["surrogate_slope"], mode=mode,
-            max_delay=kmax, backend=backend,
+            max_delay=kmax, refractory=self.refractory_steps, backend=backend,
         )  # fmt: skip
         voltage = self._output_layer(spikes @ self.w_out.T)
         return SNNOutput(readout(voltage, hp["readout"]), spikes, voltage)
@@ -312,5 +331,6 @@ class SpatialSNN(nn.Module):
         return (
             f"n_in={hp['n_in']}, n_hidden={hp['n_hidden']}, n_out={hp['n_out']}, "
             f"dims={hp['dims']}, delays={hp['delays']!r}, velocity={hp['velocity']:g} um/ms, "
-            f"dt={hp['dt']:g} ms, max_delay={hp['max_delay']:g} ms"
+            f"dt={hp['dt']:g} ms, refractory={hp['refractory']:g} ms, "
+            f"max_delay={hp['max_delay']:g} ms"
         )

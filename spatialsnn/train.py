@@ -528,7 +528,7 @@ def train(
     config : TrainConfig or dict
         The run.
     out : path, optional
-        Model file to write (format v1, with history and configuration). A
+        Model file to write (format v2, with history and configuration). A
         checkpoint ``<out>.ckpt`` is written atomically after every epoch and removed
         when training ends.
     resume : bool

@@ -509,3 +509,39 @@ def test_float32_accuracy_within_half_a_point(tmp_path):
     assert result.summary["accuracy"]["difference_pp"] <= 0.5, result.format_table()
     assert result.summary["agreement"]["prediction_agreement"] >= 0.99
     assert result.passed
+
+
+# ----------------------------------------------------------------------------- refractory
+
+
+@pytest.mark.parametrize(("refractory", "dt"), [(2.0, 1.0), (2.0, 0.25), (1.0, 0.1)])
+def test_refractory_network_identical_at_the_training_step_and_finer(refractory, dt):
+    from spatialsnn.validate import ValidationData, validate
+
+    model = random_model(n_hidden=30, seed=7)
+    with_ref = SpatialSNN(**{**model.config(), "refractory": refractory})
+    with_ref.load_state_dict(model.state_dict())
+    with_ref = with_ref.double().eval()
+    x = poisson(4, 60, 20, seed=7)
+    data = ValidationData(x, None, 1.0, "poisson", {}, np.arange(4))
+    s = validate(with_ref, data, dt=dt, batch=4).summary
+    assert s["agreement"]["identical_samples"] == 4, s["agreement"]
+    assert s["agreement"]["n_spikes_twin"] > 100
+    without = validate(model, data, dt=dt, batch=4).summary
+    # the refractory period is active: it removes spikes
+    assert s["agreement"]["n_spikes_twin"] < without["agreement"]["n_spikes_twin"]
+
+
+def test_refractory_is_brian2s_own_mechanism():
+    import brian2 as b2
+
+    from spatialsnn.brian2 import to_brian2
+
+    b2.prefs.codegen.target = "numpy"
+    model = SpatialSNN(3, 4, 2, refractory=2.5, seed=0).double().eval()
+    net = to_brian2(model, counts=np.zeros((10, 3), dtype=np.int64))
+    assert net.hidden._refractory == 2.5 * b2.ms
+    assert "unless refractory" in net.hidden.equations["v"].flags
+    assert net.output._refractory is False
+    plain = to_brian2(SpatialSNN(3, 4, 2, seed=0).double().eval(), counts=np.zeros((10, 3)))
+    assert plain.hidden._refractory is False

@@ -174,6 +174,7 @@ def _expected_units(ds):
         "tau_mem": "ms",
         "tau_syn": "ms",
         "threshold": "1",
+        "refractory": "ms",
     }
     units.update({name: "1" for name in ds.data_vars if name.startswith("history_")})
     return units
@@ -193,7 +194,7 @@ def test_plain_xarray_sees_units_attributes_and_layout(tmp_nc):
             assert ds[name].attrs.get("long_name"), name
 
         assert ds.attrs["format"] == "spatialsnn-model"
-        assert ds.attrs["format_version"] == 1
+        assert ds.attrs["format_version"] == 2
         assert isinstance(ds.attrs["format_version"], (int, np.integer))
         assert ds.attrs["spatialsnn_version"] == spatialsnn.__version__
         config = json.loads(ds.attrs["config"])
@@ -414,6 +415,8 @@ BAD = {
     "zero-velocity": (_with("velocity", 0.0), r"velocity must be positive, got 0"),
     "negative-dt": (_with("dt", -1.0), r"dt must be positive"),
     "negative-max-delay": (_with("max_delay", -1.0), r"max_delay must be >= 0"),
+    "negative-refractory": (_with("refractory", -1.0), r"refractory must be >= 0"),
+    "missing-refractory-in-v2": (lambda ds: ds.drop_vars("refractory"), "'refractory'"),
     "unknown-format-version": (
         _set_attr("format_version", np.int32(99)),
         "unknown format version 99",
@@ -545,3 +548,32 @@ def test_negative_free_delays_load_and_act_as_zero(tmp_nc):
     loaded = spatialsnn.load(tmp_nc)
     assert loaded.rec_delay[1, 4] == -2.0
     assert loaded.delays()[1, 4] == 0.0
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+def test_refractory_period_round_trips(tmp_path):
+    model = SpatialSNN(N_IN, N_HIDDEN, N_OUT, refractory=2.5, seed=0)
+    spatialsnn.save(model, tmp_path / "r.nc")
+    with xr.open_dataset(tmp_path / "r.nc", engine=ENGINE) as ds:
+        assert float(ds["refractory"]) == 2.5 and ds["refractory"].attrs["units"] == "ms"
+    assert spatialsnn.load(tmp_path / "r.nc").hparams["refractory"] == 2.5
+
+
+def test_version_1_file_loads_without_refractory_period_and_reproduces_itself(tmp_path):
+    """A file written before version 2 (no refractory variable) is the same network."""
+    model = SpatialSNN(N_IN, N_HIDDEN, N_OUT, seed=3, w_in_mean=0.5).double().eval()
+    ds = spatialsnn.io.to_dataset(model).drop_vars("refractory")
+    ds.attrs["format_version"] = np.int32(1)
+    cfg = json.loads(ds.attrs["config"])
+    del cfg["refractory"]
+    ds.attrs["config"] = json.dumps(cfg)
+    ds.to_netcdf(tmp_path / "v1.nc", engine=ENGINE)
+    loaded = spatialsnn.load(tmp_path / "v1.nc").eval()
+    assert loaded.hparams["refractory"] == 0.0
+    x = (torch.rand(2, 50, N_IN, generator=torch.Generator().manual_seed(0)) < 0.2).double()
+    with torch.no_grad():
+        a, b = model(x), loaded(x)
+    assert a.hidden_spikes.sum() > 0
+    assert torch.equal(a.hidden_spikes, b.hidden_spikes)

@@ -228,3 +228,69 @@ def test_auto_backend_honours_environment(monkeypatch):
     assert ops.resolve_backend("auto") in ops.available_backends()
     assert ops.resolve_backend("auto") != "autograd"  # never the memory-hungry oracle
     assert set(ops.available_backends()) >= {"autograd", "reference"}
+
+
+# ----------------------------------------------------------------------------- refractory
+
+
+def _run_refractory(backend, drive, w, delay, mode, refractory, seed=0):
+    leaves = [t.detach().clone().requires_grad_() for t in (drive, w, delay)]
+    z = ops.lif_recurrent(
+        *leaves, alpha=C.alpha, beta=C.beta, gamma=C.gamma, mode=mode,
+        refractory=refractory, backend=backend,
+    )  # fmt: skip
+    probe = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed + 7), dtype=z.dtype)
+    return z, torch.autograd.grad((z * probe).sum(), leaves)
+
+
+@pytest.mark.parametrize("mode", ["round", "interpolate"])
+@pytest.mark.parametrize("refractory", [2, 3, 6])
+def test_recurrent_refractory_reference_matches_autograd(mode, refractory):
+    drive, w, delay = _recurrent_problem(11, n_t=60)
+    z_ref, g_ref = _run_refractory("reference", drive, w, delay, mode, refractory)
+    z_ag, g_ag = _run_refractory("autograd", drive, w, delay, mode, refractory)
+    z_free, _ = _run_refractory("autograd", drive, w, delay, mode, 0)
+    assert z_ref.sum() > 20
+    assert not torch.equal(z_ref, z_free), "the refractory period must change the spikes here"
+    assert torch.equal(z_ref, z_ag)
+    _assert_grads_close(g_ref, g_ag)
+
+
+@pytest.mark.parametrize("backend", ["autograd", "reference"])
+def test_refractory_zero_and_one_are_no_refractory_period(backend):
+    drive, w, delay = _recurrent_problem(3)
+    z0, g0 = _run_refractory(backend, drive, w, delay, "round", 0)
+    z1, g1 = _run_refractory(backend, drive, w, delay, "round", 1)
+    assert torch.equal(z0, z1)
+    for a, b in zip(g0, g1, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["autograd", "reference"])
+def test_refractory_neuron_under_constant_drive_spikes_every_r_steps(backend):
+    # I >= 50 from the first step: the neuron spikes as soon as it may, every 4 steps
+    zero = torch.zeros(1, 1, dtype=F64)
+    drive = torch.full((1, 60, 1), 50.0, dtype=F64)
+    z = ops.lif_recurrent(drive, zero, zero, alpha=C.alpha, beta=C.beta, gamma=C.gamma,
+                          refractory=4, backend=backend)  # fmt: skip
+    steps = z[0, :, 0].nonzero().flatten().tolist()
+    assert len(steps) > 10
+    assert set(torch.diff(torch.tensor(steps)).tolist()) == {4}
+
+
+def test_refractory_mask_marks_the_steps_after_each_spike():
+    from spatialsnn.ops._reference import refractory_mask
+
+    z = torch.zeros(1, 12, 1)
+    z[0, [2, 8], 0] = 1
+    held = refractory_mask(z, 3)[0, :, 0].nonzero().flatten().tolist()
+    assert held == [3, 4, 9, 10]
+    assert refractory_mask(z, 1) is None
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_refractory_must_be_whole_steps(bad):
+    drive, w, delay = _recurrent_problem(0)
+    with pytest.raises(ValueError, match="refractory"):
+        ops.lif_recurrent(drive, w, delay, alpha=C.alpha, beta=C.beta, gamma=C.gamma,
+                          refractory=bad, backend="reference")  # fmt: skip

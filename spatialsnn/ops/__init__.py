@@ -200,6 +200,7 @@ def lif_recurrent(
     slope: float = 25.0,
     mode: str = "interpolate",
     max_delay: float | None = None,
+    refractory: int = 0,
     backend: Backend = "auto",
 ) -> Tensor:
     """Recurrent LIF population with per-synapse delayed recurrence.
@@ -212,7 +213,12 @@ def lif_recurrent(
         V = u * (1 - z[t])                        # 4. reset to 0
 
     A delay of 0 arrives in the same step's arrival slot; the reset is not
-    differentiated (the common "detached reset").
+    differentiated (the common "detached reset"). With ``refractory = r`` steps, a
+    neuron that spiked at step ``s`` is refractory in steps ``s+1 .. s+r-1``: there
+    ``u = V`` (the membrane is held at the reset value, ``I`` decays and receives
+    arrivals as usual) and ``z = 0`` (no surrogate gradient). This is Brian2's
+    ``refractory=`` with ``(unless refractory)`` on ``v``; ``r = 0`` and ``r = 1`` are
+    the same as no refractory period.
 
     Parameters
     ----------
@@ -232,6 +238,8 @@ def lif_recurrent(
         Delay mode, as in :func:`delayed_linear`.
     max_delay : float, optional
         Clamp in steps; defaults to the largest delay.
+    refractory : int
+        Refractory period in whole steps (Brian2's ``timestep(refractory, dt)``), ``>= 0``.
     backend : {"auto", "autograd", "reference", "cpu", "cuda"}
         Implementation, see the module docstring.
 
@@ -248,6 +256,9 @@ def lif_recurrent(
             f"{tuple(drive.shape)} and {tuple(weight.shape)}"
         )
     check_projection(drive, weight, delay, what="lif_recurrent")
+    if isinstance(refractory, bool) or int(refractory) != refractory or refractory < 0:
+        raise ValueError(f"lif_recurrent: refractory must be a whole number of steps >= 0, got "
+                         f"{refractory!r}")  # fmt: skip
     delay, kmax = _clamp(delay, drive.shape[1], max_delay)
     impl = _IMPLS[resolve_backend(backend, drive.device, drive.dtype)]
     return impl.lif_recurrent(
@@ -261,4 +272,5 @@ def lif_recurrent(
         slope=float(slope),
         mode=mode,
         kmax=kmax,
+        refractory=int(refractory),
     )

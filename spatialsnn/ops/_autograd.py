@@ -52,8 +52,14 @@ def lif_recurrent(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int = 0,
 ) -> Tensor:
-    """Recurrent LIF layer with delayed recurrence, stepped in Python under autograd."""
+    """Recurrent LIF layer with delayed recurrence, stepped in Python under autograd.
+
+    ``refractory`` (steps, Brian2's ``timestep(refractory, dt)``): after a spike at step
+    ``s`` the membrane is held at its reset value and the threshold is off in steps
+    ``s+1 .. s+refractory-1`` (``0`` and ``1`` change nothing).
+    """
     batch, n_t, n = drive.shape
     split = split_delay(delay)
     frac = delay - split.k0.to(delay.dtype)
@@ -63,9 +69,16 @@ def lif_recurrent(
     i_syn = drive.new_zeros(batch, n)
     hist = drive.new_zeros(batch, hist_len, n)  # hist[:, L-1-k] = z(t-k)
     spikes = []
+    # steps of refractoriness left per neuron: the membrane is held (at the reset value)
+    # and the threshold is off, so autograd sees no surrogate gradient there
+    hold = max(int(refractory) - 1, 0)
+    left = torch.zeros(batch, n, dtype=torch.long, device=drive.device)
     for step in range(n_t):
-        u = alpha * v + gamma * i_syn  # 1. state update
+        ref = left > 0
+        u = torch.where(ref, v, alpha * v + gamma * i_syn)  # 1. state update
         z = spike_surrogate(u - threshold, slope)  # 2. threshold
+        z = torch.where(ref, torch.zeros_like(z), z)
+        left = torch.where(z.detach() > 0, hold, (left - 1).clamp_min(0))
         hist = torch.cat([hist[:, 1:], z[:, None]], dim=1)
         x0 = hist[:, hist_len - 1 - split.k0, j]
         x1 = hist[:, hist_len - 2 - split.k0, j]

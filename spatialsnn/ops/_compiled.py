@@ -94,11 +94,12 @@ class CompiledBackend:
         slope: float,
         mode: str,
         kmax: int,
+        refractory: int = 0,
     ) -> Tensor:
         """Compiled recurrent LIF layer; see :func:`spatialsnn.ops.lif_recurrent`."""
         self.check(drive, "lif_recurrent")
         z, _ = _library.lif_recurrent(
-            drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax
+            drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, refractory
         )
         return z
 

@@ -12,9 +12,12 @@ Operators
 ``spatialsnn::delayed_linear_grad_input(grad, weight, delay, mode, kmax) -> grad_x``
 ``spatialsnn::delayed_linear_grad_params(grad, x, weight, delay, mode, kmax) -> (grad_w, grad_d)``
 ``spatialsnn::lif_recurrent(drive, weight, delay, alpha, beta, gamma, threshold, slope, mode,
-kmax) -> (z, u)``
+kmax, refractory) -> (z, u)``
 ``spatialsnn::lif_recurrent_backward(grad_z, z, u, weight, delay, alpha, beta, gamma,
-threshold, slope, mode, kmax) -> (grad_drive, grad_w, grad_d)``
+threshold, slope, mode, kmax, refractory) -> (grad_drive, grad_w, grad_d)``
+
+``refractory`` is the refractory period in whole steps (docs/model.md); the backward
+recomputes which steps were refractory from ``z``.
 
 ``delay`` must already be clamped to ``[0, kmax]`` (the public functions in
 :mod:`spatialsnn.ops` do this, differentiably); the kernels clamp again for memory safety.
@@ -142,10 +145,11 @@ def lif_recurrent(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int,
 ) -> tuple[Tensor, Tensor]:
     """Spikes ``z`` and membrane ``u``; see :func:`spatialsnn.ops.lif_recurrent`."""
     z, u = _kernels(drive.device).lif_forward(
-        _c(drive), _c(weight), _c(delay), alpha, beta, gamma, threshold, mode, kmax
+        _c(drive), _c(weight), _c(delay), alpha, beta, gamma, threshold, mode, kmax, refractory
     )
     return z, u
 
@@ -162,6 +166,7 @@ def _(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int,
 ) -> tuple[Tensor, Tensor]:
     return drive.new_empty(drive.shape), drive.new_empty(drive.shape)
 
@@ -182,6 +187,7 @@ def lif_recurrent_backward(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Gradients of :func:`lif_recurrent` w.r.t. drive, weight and delay."""
     g_drive, g_w, g_d = _kernels(u.device).lif_backward(
@@ -197,6 +203,7 @@ def lif_recurrent_backward(
         slope,
         mode,
         kmax,
+        refractory,
     )
     return g_drive, g_w, g_d
 
@@ -215,16 +222,17 @@ def _(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int,
 ) -> tuple[Tensor, Tensor, Tensor]:
     return u.new_empty(u.shape), weight.new_empty(weight.shape), weight.new_empty(weight.shape)
 
 
 def _lif_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
-    drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax = inputs
+    drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, refractory = inputs
     z, u = output
     ctx.mark_non_differentiable(u)
     ctx.save_for_backward(z, u, weight, delay)
-    ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax)
+    ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax, refractory)
 
 
 def _lif_backward(ctx: Any, grad_z: Tensor, grad_u: Tensor | None) -> tuple[Tensor | None, ...]:
@@ -237,7 +245,7 @@ def _lif_backward(ctx: Any, grad_z: Tensor, grad_u: Tensor | None) -> tuple[Tens
         g_drive if need[0] else None,
         g_w if need[1] else None,
         g_d if need[2] else None,
-        *([None] * 7),
+        *([None] * 8),
     )
 
 

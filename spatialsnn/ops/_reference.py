@@ -115,7 +115,9 @@ def delayed_linear(x: Tensor, weight: Tensor, delay: Tensor, mode: str, kmax: in
 
 class _LIFRecurrent(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax):
+    def forward(
+        ctx, drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, refractory
+    ):
         batch, n_t, n = drive.shape
         dtype, dev = drive.dtype, drive.device
         split = split_delay(delay)
@@ -134,10 +136,18 @@ class _LIFRecurrent(torch.autograd.Function):
         u_all = drive.new_empty(batch, n_t, n)
         v = drive.new_zeros(batch, n)
         i_syn = drive.new_zeros(batch, n)
+        hold = max(refractory - 1, 0)
+        left = torch.zeros(batch, n, dtype=torch.int32, device=dev) if hold else None
         for t in range(n_t):
             u = alpha * v + gamma * i_syn  # 1. state update
+            if left is not None:  # refractory: membrane held, threshold off
+                ref = left > 0
+                u = torch.where(ref, v, u)
             u_all[:, t] = u
             z = u >= threshold  # 2. threshold
+            if left is not None:
+                z &= ~ref
+                left = torch.where(z, hold, (left - 1).clamp_min(0))
             z_pad[:, pad + t] = z
             i_syn = beta * i_syn + drive[:, t]  # 3. arrivals
             for base, coef in terms:
@@ -145,13 +155,13 @@ class _LIFRecurrent(torch.autograd.Function):
                 i_syn += (zk * coef).sum(-1)
             v = torch.where(z, torch.zeros_like(u), u)  # 4. reset
         ctx.save_for_backward(weight, delay, z_pad, u_all)
-        ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax)
+        ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax, refractory)
         return z_pad[:, pad:].to(dtype)
 
     @staticmethod
     def backward(ctx, grad_z):
         weight, delay, z_pad, u_all = ctx.saved_tensors
-        alpha, beta, gamma, threshold, slope, mode, kmax = ctx.consts
+        alpha, beta, gamma, threshold, slope, mode, kmax, refractory = ctx.consts
         need_drive, need_w, need_d = ctx.needs_input_grad[:3]
         batch, n_t, n = u_all.shape
         dtype, dev = u_all.dtype, u_all.device
@@ -171,6 +181,7 @@ class _LIFRecurrent(torch.autograd.Function):
         gw = torch.zeros_like(weight) if need_w else None
         gd = torch.zeros_like(delay) if need_d else None
         frac = split.frac
+        held = refractory_mask(z_pad[:, pad:], refractory)
         for t in range(n_t - 1, -1, -1):
             lam_i = beta * lam_i + gamma * lam_u
             lam_v = alpha * lam_u
@@ -196,8 +207,10 @@ class _LIFRecurrent(torch.autograd.Function):
             g = grad_z[:, t] + back
             u = u_all[:, t]
             lam_u = lam_v * (1 - z) + g * superspike_grad(u - threshold, slope)
+            if held is not None:  # a held membrane leads back only to the detached reset
+                lam_u = lam_u.masked_fill(held[:, t], 0.0)
         g_drive = lam_pad[:, :n_t] if need_drive else None
-        return g_drive, gw, gd, None, None, None, None, None, None, None
+        return g_drive, gw, gd, None, None, None, None, None, None, None, None
 
 
 def lif_recurrent(
@@ -212,8 +225,35 @@ def lif_recurrent(
     slope: float,
     mode: str,
     kmax: int,
+    refractory: int = 0,
 ) -> Tensor:
     """Reference recurrent LIF layer; see :func:`spatialsnn.ops.lif_recurrent`."""
     return _LIFRecurrent.apply(
-        drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax
+        drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, int(refractory)
     )
+
+
+def refractory_mask(z: Tensor, refractory: int) -> Tensor | None:
+    """Which steps are refractory, from the spikes; None if ``refractory <= 1``.
+
+    Parameters
+    ----------
+    z : Tensor of shape (batch, time, n)
+        Spikes (0/1, any dtype).
+    refractory : int
+        Refractory period in steps: a spike at step ``s`` makes ``s+1 .. s+refractory-1``
+        refractory.
+
+    Returns
+    -------
+    Tensor of bool, shape (batch, time, n), or None
+    """
+    if refractory <= 1:
+        return None
+    count = torch.cumsum(z.to(torch.int32), dim=1)
+    # spikes in the window [t - refractory + 1, t - 1] = count[t-1] - count[t-refractory]
+    pad = count.new_zeros(count.shape[0], refractory, count.shape[2])
+    padded = torch.cat([pad, count], dim=1)
+    n_t = z.shape[1]
+    recent = padded[:, refractory - 1 : refractory - 1 + n_t] - padded[:, :n_t]
+    return recent > 0
