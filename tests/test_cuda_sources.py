@@ -71,7 +71,8 @@ def test_harness_instantiates_every_driver():
     assert len(drivers) >= 6
     for name in drivers:
         assert f"void {name}<CudaExec, T>" in harness, f"{name} is not instantiated"
-    launched = set(re.findall(r"ex\.launch\([^;]*?(\w+)<scalar_t>", header, flags=re.S))
+    # LifAdvance and LifAdjointStep are launched as <scalar_t, true> and <scalar_t, false>
+    launched = set(re.findall(r"ex\.launch\([^;]*?(\w+)<scalar_t[,>]", header, flags=re.S))
     launched |= set(re.findall(r"ex\.launch\([^;]*?, (\w+)\);", header))
     assert launched >= set(KERNELS) - {"PrepareTable"}
 
@@ -99,6 +100,10 @@ def test_device_code_compiles_for_sm90(tmp_path):
     for kernel in KERNELS:
         for dtype in ("If", "Id"):  # float and double instantiations (mangled names)
             assert any(kernel + dtype in name for name, _ in compiled), (kernel, dtype)
+    for kernel in ("LifAdvance", "LifAdjointStep"):  # with and without a refractory period
+        for dtype in ("If", "Id"):
+            for flag in ("Lb0E", "Lb1E"):
+                assert any(kernel + dtype + flag in name for name, _ in compiled), (kernel, flag)
 
 
 @pytest.mark.slow

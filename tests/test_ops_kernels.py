@@ -64,7 +64,9 @@ def recurrent_problem(seed, batch=3, n_t=40, n=7, max_delay=9.0, dtype=F64, rate
     return drive, w, delay
 
 
-def run_recurrent(backend, drive, w, delay, mode, device, max_delay=None, probe_seed=99):
+def run_recurrent(
+    backend, drive, w, delay, mode, device, max_delay=None, probe_seed=99, refractory=0
+):
     leaves = [t.detach().to(device).clone().requires_grad_() for t in (drive, w, delay)]
     z = ops.lif_recurrent(
         *leaves,
@@ -73,6 +75,7 @@ def run_recurrent(backend, drive, w, delay, mode, device, max_delay=None, probe_
         gamma=C.gamma,
         mode=mode,
         max_delay=max_delay,
+        refractory=refractory,
         backend=backend,
     )
     g = torch.Generator().manual_seed(probe_seed)
@@ -127,6 +130,95 @@ def test_recurrent_matches_autograd(impl, mode, seed):
     for g in g_a:
         assert g.abs().max() > 0
     assert_grads_close(g_k, g_a, 1e-6)
+
+
+@pytest.mark.parametrize("refractory", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("mode", ["round", "interpolate"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_recurrent_refractory_matches_autograd(impl, mode, seed, refractory):
+    backend, device = impl
+    drive, w, delay = recurrent_problem(seed)
+    z_k, g_k = run_recurrent(backend, drive, w, delay, mode, device, refractory=refractory)
+    z_a, g_a = run_recurrent("autograd", drive, w, delay, mode, "cpu", refractory=refractory)
+    z_0, _ = run_recurrent("autograd", drive, w, delay, mode, "cpu")
+    assert z_a.sum() > 20, "the test needs recurrent spikes to mean anything"
+    if refractory <= 1:
+        assert torch.equal(z_a, z_0)
+    else:  # the period has an effect: fewer spikes, none within it
+        assert z_a.sum() < z_0.sum()
+        for b, i in torch.nonzero(z_a.sum(1) > 1).tolist():
+            assert int(torch.nonzero(z_a[b, :, i]).flatten().diff().min()) >= refractory
+    assert torch.equal(z_k, z_a)
+    for g in g_a:
+        assert g.abs().max() > 0
+    assert_grads_close(g_k, g_a, 1e-6)
+
+
+def test_recurrent_refractory_hand_example(impl):
+    """Constant strong drive, no recurrence: after its first spike the neuron fires every
+    4 steps (3 held steps, then one step from the reset value to above threshold)."""
+    backend, device = impl
+    n_t = 30
+    drive = torch.full((1, n_t, 1), 10.0, dtype=F64)
+    w = torch.zeros(1, 1, dtype=F64)
+    delay = torch.zeros(1, 1, dtype=F64)
+    z_free, _ = run_recurrent(backend, drive, w, delay, "round", device)
+    z, grads = run_recurrent(backend, drive, w, delay, "round", device, refractory=4)
+    free = torch.nonzero(z_free[0, :, 0]).flatten().tolist()
+    spikes = torch.nonzero(z[0, :, 0]).flatten().tolist()
+    assert free[0] == spikes[0] <= 2  # the same first spike, early
+    assert free[1] == free[0] + 1  # without a refractory period: a spike every step
+    assert spikes == list(range(spikes[0], n_t, 4))
+    z_a, g_a = run_recurrent("autograd", drive, w, delay, "round", "cpu", refractory=4)
+    assert torch.equal(z, z_a)
+    assert_grads_close(grads[:1], g_a[:1], 1e-6)
+
+
+REFRACTORY_CASES = {
+    # name: (problem kwargs, refractory); T = 40 unless given
+    "batch_11": ({"batch": 11, "n": 9}, 3),  # partial SIMD chunk on the CPU
+    "batch_40": ({"batch": 40, "n": 5, "n_t": 25}, 4),  # 16-lane chunks
+    "n_70": ({"n": 70, "n_t": 30, "rate": 0.15}, 2),  # several bitmask words
+    "period_T_minus_1": ({}, 39),
+    "period_T": ({}, 40),
+    "period_beyond_T": ({}, 10**6),
+    "float32": ({"dtype": F32}, 3),
+}
+
+
+@pytest.mark.parametrize("mode", ["round", "interpolate"])
+@pytest.mark.parametrize("case", sorted(REFRACTORY_CASES))
+def test_recurrent_refractory_edge_cases_match_reference(impl, case, mode):
+    backend, device = impl
+    kwargs, refractory = REFRACTORY_CASES[case]
+    drive, w, delay = recurrent_problem(6, **kwargs)
+    z_k, g_k = run_recurrent(backend, drive, w, delay, mode, device, refractory=refractory)
+    z_r, g_r = run_recurrent("reference", drive, w, delay, mode, "cpu", refractory=refractory)
+    assert z_r.sum() > 0
+    assert torch.equal(z_k, z_r)
+    assert_grads_close(g_k, g_r, tol(drive.dtype))
+    if refractory >= z_r.shape[1] - 1:
+        assert z_r.sum(1).max() == 1  # at most one spike per neuron
+
+
+def test_kernels_check_and_clamp_the_refractory_period(cpu_kernels):
+    """Negative periods are refused; periods beyond T (even past int32) act as T."""
+    drive, w, d, *consts = _lif_args()
+    n_t = drive.shape[1]
+    grad = torch.randn(drive.shape, generator=torch.Generator().manual_seed(3), dtype=F64)
+    for kernels in (cpu_kernels, cpu_kernels.emu):
+        fwd = (drive, w, d, *consts[:4], consts[5], consts[6])
+        with pytest.raises(RuntimeError, match="refractory"):
+            kernels.lif_forward(*fwd, -1)
+        z, u = kernels.lif_forward(*fwd, n_t)
+        with pytest.raises(RuntimeError, match="refractory"):
+            kernels.lif_backward(grad, z, u, w, d, *consts[:7], -1)
+        z_big, u_big = kernels.lif_forward(*fwd, 2**40)
+        assert torch.equal(z_big, z) and torch.equal(u_big, u)
+        g = kernels.lif_backward(grad, z, u, w, d, *consts[:7], n_t)
+        g_big = kernels.lif_backward(grad, z, u, w, d, *consts[:7], 2**40)
+        for a, b in zip(g_big, g, strict=True):
+            assert torch.equal(a, b)
 
 
 RECURRENT_CASES = {
@@ -275,39 +367,49 @@ def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
             results.append(
                 (
                     run_recurrent("cpu", drive, w, delay, "interpolate", "cpu"),
+                    run_recurrent("cpu", drive, w, delay, "interpolate", "cpu", refractory=3),
                     run_linear("cpu", x, wl, dl, "interpolate", "cpu"),
                 )
             )
     finally:
         torch.set_num_threads(before)
-    (z0, g0), (y0, h0) = results[0]
-    for (z, g), (y, h) in results[1:]:
-        assert torch.equal(z, z0) and torch.equal(y, y0)
-        for a, b in zip(g + h, g0 + h0, strict=True):
-            assert torch.equal(a, b)
+    first = results[0]
+    for result in results[1:]:
+        for (y, g), (y0, g0) in zip(result, first, strict=True):
+            assert torch.equal(y, y0)
+            for a, b in zip(g, g0, strict=True):
+                assert torch.equal(a, b)
 
 
-def test_emulated_cuda_and_cpu_kernels_agree_on_a_larger_problem(cpu_kernels):
+@pytest.mark.parametrize("refractory", [0, 7])
+def test_emulated_cuda_and_cpu_kernels_agree_on_a_larger_problem(cpu_kernels, refractory):
     drive, w, delay = recurrent_problem(12, batch=6, n=45, n_t=120, max_delay=60.0, rate=0.1)
     args = (C.alpha, C.beta, C.gamma, 1.0)
     d = delay.clamp(0, 60)
     for mode in ("round", "interpolate"):
-        z1, u1 = cpu_kernels.lif_forward(drive, w, d, *args, mode, 60)
-        z2, u2 = cpu_kernels.emu.lif_forward(drive, w, d, *args, mode, 60)
+        z1, u1 = cpu_kernels.lif_forward(drive, w, d, *args, mode, 60, refractory)
+        z2, u2 = cpu_kernels.emu.lif_forward(drive, w, d, *args, mode, 60, refractory)
         assert torch.equal(z1, z2) and z1.sum() > 100
+        torch.testing.assert_close(u1, u2, rtol=0, atol=0)
         probe = torch.randn(z1.shape, generator=torch.Generator().manual_seed(0), dtype=F64)
-        g1 = cpu_kernels.lif_backward(probe, z1, u1, w, d, *args, 25.0, mode, 60)
-        g2 = cpu_kernels.emu.lif_backward(probe, z2, u2, w, d, *args, 25.0, mode, 60)
+        g1 = cpu_kernels.lif_backward(probe, z1, u1, w, d, *args, 25.0, mode, 60, refractory)
+        g2 = cpu_kernels.emu.lif_backward(probe, z2, u2, w, d, *args, 25.0, mode, 60, refractory)
         assert_grads_close(g1, g2, 1e-10)
 
 
 # ----------------------------------------------------------------------------- torch.library
 
 
-def _lif_args(dtype=F64, requires_grad=False):
+def _lif_args(dtype=F64, requires_grad=False, refractory=0):
     drive, w, delay = recurrent_problem(2, batch=2, n_t=12, n=5, max_delay=4.0, dtype=dtype)
     ts = [t.requires_grad_(requires_grad) for t in (drive, w, delay.clamp(0, 4))]
-    return (*ts, C.alpha, C.beta, C.gamma, 1.0, 25.0, "interpolate", 4)
+    return (*ts, C.alpha, C.beta, C.gamma, 1.0, 25.0, "interpolate", 4, refractory)
+
+
+def test_opcheck_sample_has_refractory_effects(cpu_kernels):
+    z0, _ = torch.ops.spatialsnn.lif_recurrent(*_lif_args())
+    z3, _ = torch.ops.spatialsnn.lif_recurrent(*_lif_args(refractory=3))
+    assert 0 < z3.sum() < z0.sum()
 
 
 def _linear_args(requires_grad=False):
@@ -315,14 +417,18 @@ def _linear_args(requires_grad=False):
     return (*[t.requires_grad_(requires_grad) for t in (x, w, delay)], "interpolate", 6)
 
 
+@pytest.mark.parametrize("refractory", [0, 3])
 @pytest.mark.parametrize("requires_grad", [False, True])
-def test_opcheck_forward_ops(cpu_kernels, requires_grad):
-    torch.library.opcheck(torch.ops.spatialsnn.lif_recurrent, _lif_args(F64, requires_grad))
+def test_opcheck_forward_ops(cpu_kernels, requires_grad, refractory):
+    torch.library.opcheck(
+        torch.ops.spatialsnn.lif_recurrent, _lif_args(F64, requires_grad, refractory)
+    )
     torch.library.opcheck(torch.ops.spatialsnn.delayed_linear, _linear_args(requires_grad))
 
 
-def test_opcheck_backward_ops(cpu_kernels):
-    drive, w, d, *consts = _lif_args()
+@pytest.mark.parametrize("refractory", [0, 3])
+def test_opcheck_backward_ops(cpu_kernels, refractory):
+    drive, w, d, *consts = _lif_args(refractory=refractory)
     z, u = torch.ops.spatialsnn.lif_recurrent(drive, w, d, *consts)
     grad = torch.randn(z.shape, generator=torch.Generator().manual_seed(1), dtype=F64)
     torch.library.opcheck(torch.ops.spatialsnn.lif_recurrent_backward, (grad, z, u, w, d, *consts))
@@ -334,8 +440,9 @@ def test_opcheck_backward_ops(cpu_kernels):
     )
 
 
-def test_ops_work_under_torch_compile(cpu_kernels):
-    drive, w, d, *consts = _lif_args(F64, requires_grad=True)
+@pytest.mark.parametrize("refractory", [0, 3])
+def test_ops_work_under_torch_compile(cpu_kernels, refractory):
+    drive, w, d, *consts = _lif_args(F64, requires_grad=True, refractory=refractory)
     x, wl, dl, mode, kmax = _linear_args(requires_grad=True)
 
     def step(drive, w, d, x, wl, dl):

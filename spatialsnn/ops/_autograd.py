@@ -71,7 +71,7 @@ def lif_recurrent(
     spikes = []
     # steps of refractoriness left per neuron: the membrane is held (at the reset value)
     # and the threshold is off, so autograd sees no surrogate gradient there
-    hold = max(int(refractory) - 1, 0)
+    hold = max(min(int(refractory), n_t + 1) - 1, 0)
     left = torch.zeros(batch, n, dtype=torch.long, device=drive.device)
     for step in range(n_t):
         ref = left > 0

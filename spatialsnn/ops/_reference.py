@@ -136,7 +136,7 @@ class _LIFRecurrent(torch.autograd.Function):
         u_all = drive.new_empty(batch, n_t, n)
         v = drive.new_zeros(batch, n)
         i_syn = drive.new_zeros(batch, n)
-        hold = max(refractory - 1, 0)
+        hold = max(min(refractory, n_t + 1) - 1, 0)  # a period beyond T acts as T
         left = torch.zeros(batch, n, dtype=torch.int32, device=dev) if hold else None
         for t in range(n_t):
             u = alpha * v + gamma * i_syn  # 1. state update
@@ -250,6 +250,7 @@ def refractory_mask(z: Tensor, refractory: int) -> Tensor | None:
     """
     if refractory <= 1:
         return None
+    refractory = min(refractory, z.shape[1] + 1)  # a longer period holds to the end
     count = torch.cumsum(z.to(torch.int32), dim=1)
     # spikes in the window [t - refractory + 1, t - 1] = count[t-1] - count[t-refractory]
     pad = count.new_zeros(count.shape[0], refractory, count.shape[2])

@@ -8,6 +8,9 @@
 // I with the batch innermost, so that the dense part of the adjoint (the surrogate gradient
 // reaches every neuron) is a SIMD loop over the batch, and it gathers weight and delay
 // gradients only for spiking (t, j, b). Results do not depend on the number of threads.
+// A refractory period of R >= 2 steps (held membrane, no threshold in the R-1 steps after a
+// spike) is handled by separate copies of the per-step neuron loops, chosen once per step,
+// so that R <= 1 runs exactly the loops it ran before refractoriness existed.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -44,31 +47,48 @@ inline int64_t wrap(int64_t s, int64_t slots) { return s >= slots ? s - slots : 
 
 // ------------------------------------------------------------------------------ recurrent
 
+// `hold` = max(R - 1, 0): the refractory steps that follow a spike (0: no refractory period).
 template <typename scalar_t>
 void lif_forward(const scalar_t* drive, scalar_t* z, scalar_t* u, const DelayTable<scalar_t>& tab,
                  int64_t batch, int64_t steps, int64_t n, int64_t kmax, scalar_t alpha,
-                 scalar_t beta, scalar_t gamma, scalar_t threshold, bool interp) {
+                 scalar_t beta, scalar_t gamma, scalar_t threshold, int32_t hold, bool interp) {
   const int64_t slots = kmax + 2;
   const int threads = team(batch, batch * steps * n);
   SSNN_PRAGMA(omp parallel num_threads(threads) if (threads > 1))
   {
     std::vector<scalar_t> ring(slots * n), v(n), cur(n);
     std::vector<int64_t> spikes(n);
+    std::vector<int32_t> left(hold > 0 ? n : 0);  // refractory steps left per neuron
     SSNN_PRAGMA(omp for schedule(dynamic, 1))
     for (int64_t b = 0; b < batch; ++b) {
       std::fill(ring.begin(), ring.end(), scalar_t(0));
       std::fill(v.begin(), v.end(), scalar_t(0));
       std::fill(cur.begin(), cur.end(), scalar_t(0));
+      std::fill(left.begin(), left.end(), 0);
       for (int64_t t = 0; t < steps; ++t) {
         const int64_t row = (b * steps + t) * n;
         int64_t n_spikes = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          const scalar_t uu = alpha * v[i] + gamma * cur[i];  // 1. state update
-          const bool spike = uu >= threshold;                 // 2. threshold
-          u[row + i] = uu;
-          z[row + i] = spike ? scalar_t(1) : scalar_t(0);
-          v[i] = spike ? scalar_t(0) : uu;  // 4. reset (applied before it is next needed)
-          if (spike) spikes[n_spikes++] = i;
+        if (hold > 0) {
+          for (int64_t i = 0; i < n; ++i) {
+            const int32_t l = left[i];
+            const bool ref = l > 0;  // refractory: membrane held, threshold off
+            const scalar_t uu = ref ? v[i] : alpha * v[i] + gamma * cur[i];
+            const bool spike = !ref && uu >= threshold;
+            left[i] = spike ? hold : (ref ? l - 1 : 0);
+            u[row + i] = uu;
+            z[row + i] = spike ? scalar_t(1) : scalar_t(0);
+            v[i] = spike ? scalar_t(0) : uu;
+            if (spike) spikes[n_spikes++] = i;
+          }
+        } else {
+          for (int64_t i = 0; i < n; ++i) {
+            const scalar_t uu = alpha * v[i] + gamma * cur[i];  // 1. state update
+            const bool spike = uu >= threshold;                 // 2. threshold
+            u[row + i] = uu;
+            z[row + i] = spike ? scalar_t(1) : scalar_t(0);
+            v[i] = spike ? scalar_t(0) : uu;  // 4. reset (applied before it is next needed)
+            if (spike) spikes[n_spikes++] = i;
+          }
         }
         const int64_t now = t % slots;
         scalar_t* ring_p = ring.data();
@@ -105,12 +125,16 @@ void lif_forward(const scalar_t* drive, scalar_t* z, scalar_t* u, const DelayTab
 // contiguous block of slots*W values (L1-resident) and the W lanes are one SIMD vector.
 // Weight/delay gradients of the chunk go to gw_c/gd_c ([i][j]); the caller sums the chunks
 // in a fixed order, so the result does not depend on the number of threads.
+// Refractory period `refr` (R, clamped to [0, steps]): with R >= 2, lam_u[t] = 0 where
+// step t was refractory, i.e. where there is a spike in steps [t-R+1, t-1]; that count is
+// kept per (j, lane), counted once for t = steps-1 and then moved by one step per step.
 template <typename scalar_t, int W>
 void lif_backward_chunk(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u,
                         scalar_t* g_drive, scalar_t* gw_c, scalar_t* gd_c,
                         const DelayTable<scalar_t>& tab, int64_t batch, int64_t steps,
                         int64_t n, int64_t kmax, int64_t b0, scalar_t alpha, scalar_t beta,
-                        scalar_t gamma, scalar_t threshold, scalar_t slope, bool interp) {
+                        scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
+                        bool interp) {
   // Reads of step t cover times t .. t+kmax+1; lam_I[t-1] is written after them.
   const int64_t slots = kmax + 2;
   const int64_t lanes = std::min<int64_t>(W, batch - b0);
@@ -121,6 +145,16 @@ void lif_backward_chunk(const scalar_t* grad_z, const scalar_t* z, const scalar_
   scalar_t* __restrict ring = ring_v.data();
   scalar_t* __restrict acc = acc_v.data();
   scalar_t* __restrict lam_u = lam_u_v.data();
+  const bool refractory = refr > 1;
+  std::vector<int32_t> recent(refractory ? n * W : 0, 0);  // [j][W] spikes in the window
+  if (refractory) {
+    for (int64_t w = 0; w < lanes; ++w) {
+      for (int64_t s = std::max<int64_t>(steps - refr, 0); s < steps - 1; ++s) {
+        const scalar_t* zr = z + ((b0 + w) * steps + s) * n;
+        for (int64_t j = 0; j < n; ++j) recent[j * W + w] += zr[j] != scalar_t(0);
+      }
+    }
+  }
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t now = t % slots;
     const int64_t prev = now == 0 ? slots - 1 : now - 1;
@@ -184,6 +218,30 @@ void lif_backward_chunk(const scalar_t* grad_z, const scalar_t* z, const scalar_
     }
     // lam_u[t] = lam_V[t] (1 - z) + G * surrogate'(u - theta), lam_V[t] = alpha*lam_u[t+1];
     // then lam_I[t-1] = beta*lam_I[t] + gamma*lam_u[t].
+    if (refractory) {  // the same, with lam_u[t] = 0 at refractory steps
+      for (int64_t w = 0; w < lanes; ++w) {
+        const int64_t row = ((b0 + w) * steps + t) * n;
+        // the window moves to [t-R, t-2]: z[t-R] enters, z[t-1] leaves
+        const scalar_t* z_in = t >= refr ? z + row - refr * n : nullptr;
+        const scalar_t* z_out = t > 0 ? z + row - n : nullptr;
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t h = row + j;
+          scalar_t* col = ring + j * slots * W;
+          int32_t& rc = recent[j * W + w];
+          const scalar_t lu =
+              rc > 0 ? scalar_t(0)
+                     : alpha * lam_u[j * W + w] * (scalar_t(1) - z[h]) +
+                           acc[j * W + w] * superspike(u[h] - threshold, slope);
+          if (z_in != nullptr) rc += z_in[j] != scalar_t(0);
+          if (z_out != nullptr) rc -= z_out[j] != scalar_t(0);
+          lam_u[j * W + w] = lu;
+          const scalar_t li = col[now * W + w];
+          g_drive[h] = li;
+          col[prev * W + w] = t > 0 ? beta * li + gamma * lu : scalar_t(0);
+        }
+      }
+      continue;
+    }
     for (int64_t w = 0; w < lanes; ++w) {
       const int64_t row = ((b0 + w) * steps + t) * n;
       for (int64_t j = 0; j < n; ++j) {
@@ -208,7 +266,8 @@ template <typename scalar_t>
 void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, scalar_t* g_drive,
                   scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab, int64_t batch,
                   int64_t steps, int64_t n, int64_t kmax, scalar_t alpha, scalar_t beta,
-                  scalar_t gamma, scalar_t threshold, scalar_t slope, bool interp) {
+                  scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
+                  bool interp) {
   const int width = chunk_width(batch);
   const int64_t chunks = (batch + width - 1) / width;
   std::vector<scalar_t> gw_c(chunks * n * n, scalar_t(0)), gd_c(chunks * n * n, scalar_t(0));
@@ -220,13 +279,16 @@ void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, 
     const int64_t b0 = c * width;
     if (width == 16) {
       lif_backward_chunk<scalar_t, 16>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                       kmax, b0, alpha, beta, gamma, threshold, slope, interp);
+                                       kmax, b0, alpha, beta, gamma, threshold, slope, refr,
+                                       interp);
     } else if (width == 8) {
       lif_backward_chunk<scalar_t, 8>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                      kmax, b0, alpha, beta, gamma, threshold, slope, interp);
+                                      kmax, b0, alpha, beta, gamma, threshold, slope, refr,
+                                      interp);
     } else {
       lif_backward_chunk<scalar_t, 4>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                      kmax, b0, alpha, beta, gamma, threshold, slope, interp);
+                                      kmax, b0, alpha, beta, gamma, threshold, slope, refr,
+                                      interp);
     }
   }
   for (int64_t e = 0; e < n * n; ++e) {
@@ -393,11 +455,12 @@ HostExec host() { return HostExec{num_threads()}; }
 std::vector<at::Tensor> lif_forward_op(const at::Tensor& drive, const at::Tensor& weight,
                                        const at::Tensor& delay, double alpha, double beta,
                                        double gamma, double threshold, const std::string& mode,
-                                       int64_t kmax) {
+                                       int64_t kmax, int64_t refractory) {
   check_projection(drive, weight, delay, kmax);
   TORCH_CHECK(drive.device().is_cpu(), "spatialsnn: the CPU kernel needs CPU tensors");
   TORCH_CHECK(weight.size(0) == weight.size(1), "spatialsnn: recurrent weight must be square");
   const bool interp = parse_mode(mode);
+  const int32_t hold = std::max(refractory_steps(refractory, drive.size(1)) - 1, 0);
   auto z = at::empty_like(drive);
   auto u = at::empty_like(drive);
   if (drive.numel() == 0) return {z, u};
@@ -408,7 +471,7 @@ std::vector<at::Tensor> lif_forward_op(const at::Tensor& drive, const at::Tensor
                           u.data_ptr<scalar_t>(), table.view(), drive.size(0), drive.size(1),
                           drive.size(2), kmax, static_cast<scalar_t>(alpha),
                           static_cast<scalar_t>(beta), static_cast<scalar_t>(gamma),
-                          static_cast<scalar_t>(threshold), interp);
+                          static_cast<scalar_t>(threshold), hold, interp);
   });
   return {z, u};
 }
@@ -417,9 +480,11 @@ std::vector<at::Tensor> lif_backward_op(const at::Tensor& grad_z, const at::Tens
                                         const at::Tensor& u, const at::Tensor& weight,
                                         const at::Tensor& delay, double alpha, double beta,
                                         double gamma, double threshold, double slope,
-                                        const std::string& mode, int64_t kmax) {
+                                        const std::string& mode, int64_t kmax,
+                                        int64_t refractory) {
   check_projection(u, weight, delay, kmax);
   TORCH_CHECK(u.device().is_cpu(), "spatialsnn: the CPU kernel needs CPU tensors");
+  const int32_t refr = refractory_steps(refractory, u.size(1));
   check_same(u, grad_z, "grad");
   check_same(u, z, "spikes");
   TORCH_CHECK(grad_z.sizes() == u.sizes() && z.sizes() == u.sizes(),
@@ -439,7 +504,7 @@ std::vector<at::Tensor> lif_backward_op(const at::Tensor& grad_z, const at::Tens
                            u.size(0), u.size(1), u.size(2), kmax, static_cast<scalar_t>(alpha),
                            static_cast<scalar_t>(beta), static_cast<scalar_t>(gamma),
                            static_cast<scalar_t>(threshold), static_cast<scalar_t>(slope),
-                           interp);
+                           refr, interp);
   });
   return {g_drive, g_w, g_d};
 }
@@ -515,18 +580,19 @@ std::vector<at::Tensor> linear_grad_params_op(const at::Tensor& grad, const at::
 std::vector<at::Tensor> emu_lif_forward(const at::Tensor& drive, const at::Tensor& weight,
                                         const at::Tensor& delay, double alpha, double beta,
                                         double gamma, double threshold, const std::string& mode,
-                                        int64_t kmax) {
+                                        int64_t kmax, int64_t refractory) {
   return lif_forward_impl(host(), drive, weight, delay, alpha, beta, gamma, threshold, mode,
-                          kmax);
+                          kmax, refractory);
 }
 
 std::vector<at::Tensor> emu_lif_backward(const at::Tensor& grad_z, const at::Tensor& z,
                                          const at::Tensor& u, const at::Tensor& weight,
                                          const at::Tensor& delay, double alpha, double beta,
                                          double gamma, double threshold, double slope,
-                                         const std::string& mode, int64_t kmax) {
+                                         const std::string& mode, int64_t kmax,
+                                         int64_t refractory) {
   return lif_backward_impl(host(), grad_z, z, u, weight, delay, alpha, beta, gamma, threshold,
-                           slope, mode, kmax);
+                           slope, mode, kmax, refractory);
 }
 
 at::Tensor emu_linear_forward(const at::Tensor& x, const at::Tensor& weight,

@@ -25,20 +25,21 @@ CudaExec exec_for(const at::Tensor& t) {
 std::vector<at::Tensor> lif_forward(const at::Tensor& drive, const at::Tensor& weight,
                                     const at::Tensor& delay, double alpha, double beta,
                                     double gamma, double threshold, const std::string& mode,
-                                    int64_t kmax) {
+                                    int64_t kmax, int64_t refractory) {
   const c10::cuda::CUDAGuard guard(drive.device());
   return lif_forward_impl(exec_for(drive), drive, weight, delay, alpha, beta, gamma, threshold,
-                          mode, kmax);
+                          mode, kmax, refractory);
 }
 
 std::vector<at::Tensor> lif_backward(const at::Tensor& grad_z, const at::Tensor& z,
                                      const at::Tensor& u, const at::Tensor& weight,
                                      const at::Tensor& delay, double alpha, double beta,
                                      double gamma, double threshold, double slope,
-                                     const std::string& mode, int64_t kmax) {
+                                     const std::string& mode, int64_t kmax,
+                                     int64_t refractory) {
   const c10::cuda::CUDAGuard guard(u.device());
   return lif_backward_impl(exec_for(u), grad_z, z, u, weight, delay, alpha, beta, gamma,
-                           threshold, slope, mode, kmax);
+                           threshold, slope, mode, kmax, refractory);
 }
 
 at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& delay,

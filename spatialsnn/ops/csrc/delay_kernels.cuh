@@ -20,6 +20,12 @@
 //   spike bitmask (forward)        [T][B][W]             W = ceil(N / 32) words
 //   adjoint of I (backward)        [T + kmax + 2][N][B]  zero beyond T-1 (batch fastest, so that
 //                                                        a warp reads 32 batch rows coalesced)
+//   refractory counters            [B][N] (forward), [N][B] (backward), int32, zeroed; only
+//                                  allocated for a refractory period of 2 steps or more
+//
+// Refractory period R (steps): a neuron that spiked at step s is refractory in steps
+// s+1 .. s+R-1 (membrane held, threshold off). R <= 1 changes nothing; the drivers then
+// launch the kernels' <scalar_t, false> instantiations, which do not contain that code.
 #pragma once
 
 #include <cmath>
@@ -130,15 +136,18 @@ struct LifForwardArgs {
   scalar_t* cur;          // [B][N] state (synaptic current I), zero-initialised
   scalar_t* ring;         // [L][B][N] future arrivals, zero-initialised
   uint32_t* bits;         // [T][B][W] spike bitmask, zero-initialised
+  int32_t* left;          // [B][N] refractory steps left, zero-initialised (null if hold == 0)
   DelayTable<scalar_t> tab;
   int64_t batch, steps, n, words, slots;
   scalar_t alpha, beta, gamma, threshold;
+  int32_t hold;           // max(R - 1, 0): refractory steps that follow a spike
   bool interp;
 };
 
 // Step t, thread (b, i) (neuron fastest): finish step t-1 (its arrivals: I = beta*I +
-// drive + ring; its reset), then do step t's state update and threshold.
-template <typename scalar_t>
+// drive + ring; its reset), then do step t's state update and threshold. With
+// kRefractory, a neuron with refractory steps left keeps u = V and cannot spike.
+template <typename scalar_t, bool kRefractory>
 struct LifAdvance {
   LifForwardArgs<scalar_t> a;
   int64_t t;
@@ -156,8 +165,18 @@ struct LifAdvance {
       *slot = scalar_t(0);
       vv = a.z[prev] != scalar_t(0) ? scalar_t(0) : a.u[prev];  // 4. reset of step t-1
     }
-    const scalar_t uu = a.alpha * vv + a.gamma * ii;  // 1. state update of step t
-    const bool spike = uu >= a.threshold;             // 2. threshold
+    scalar_t uu;
+    bool spike;
+    if constexpr (kRefractory) {
+      const int32_t left = a.left[idx];
+      const bool ref = left > 0;
+      uu = ref ? vv : a.alpha * vv + a.gamma * ii;  // 1. state update (held if refractory)
+      spike = !ref && uu >= a.threshold;             // 2. threshold (off if refractory)
+      a.left[idx] = spike ? a.hold : (ref ? left - 1 : 0);
+    } else {
+      uu = a.alpha * vv + a.gamma * ii;  // 1. state update of step t
+      spike = uu >= a.threshold;         // 2. threshold
+    }
     const int64_t here = (b * a.steps + t) * a.n + i;
     a.u[here] = uu;
     a.z[here] = spike ? scalar_t(1) : scalar_t(0);
@@ -215,9 +234,11 @@ struct LifBackwardArgs {
   scalar_t* g_d;           // [N][N] out
   const int64_t* spk;      // flat indices (j*T + t)*B + b of spikes, sorted
   const int64_t* spk_off;  // [N + 1] start of presynaptic neuron j's spikes in spk
+  int32_t* recent;         // [N][B] spikes in steps [t-R+1, t-1] (null if refractory <= 1)
   DelayTable<scalar_t> tab;
   int64_t batch, steps, n;
   scalar_t alpha, beta, gamma, threshold, slope;
+  int32_t refractory;      // R, clamped to [0, T]
   bool interp;
 };
 
@@ -225,7 +246,10 @@ struct LifBackwardArgs {
 // computes G = dL/dz[t, j] + sum_i w_ij sum_k c_ij(k) lam_I[t + k, i], then
 // lam_u[t] = alpha*lam_u[t+1]*(1 - z) + G * surrogate'(u - theta), and writes
 // lam_I[t-1] = beta*lam_I[t] + gamma*lam_u[t]. Reads only lam[t .. t+kmax+1]; writes lam[t-1].
-template <typename scalar_t>
+// With kRefractory, lam_u[t] = 0 where step t was refractory (a spike in [t-R+1, t-1]: the
+// held membrane leads back only to the detached reset). The thread keeps that spike count
+// in `recent`, counted once at t = T-1 and then updated by one step per launch.
+template <typename scalar_t, bool kRefractory>
 struct LifAdjointStep {
   LifBackwardArgs<scalar_t> a;
   int64_t t;
@@ -251,9 +275,27 @@ struct LifAdjointStep {
       }
     }
     const scalar_t zz = a.z[here];
-    const scalar_t lu =
+    scalar_t lu =
         a.alpha * a.lam_u[idx] * (scalar_t(1) - zz) + g * superspike(a.u[here] - a.threshold,
                                                                      a.slope);
+    if constexpr (kRefractory) {
+      const int64_t row = b * a.steps * a.n + j;  // z[b, s, j] = a.z[row + s * n]
+      const int64_t r = a.refractory;
+      int32_t recent = 0;
+      if (t == a.steps - 1) {
+        for (int64_t s = t - r + 1 > 0 ? t - r + 1 : 0; s < t; ++s) {
+          recent += a.z[row + s * a.n] != scalar_t(0);
+        }
+      } else {
+        recent = a.recent[idx];
+      }
+      if (recent > 0) lu = scalar_t(0);
+      if (t > 0) {  // the window of step t-1: [t-R, t-2]
+        if (t - r >= 0) recent += a.z[row + (t - r) * a.n] != scalar_t(0);
+        recent -= a.z[row + (t - 1) * a.n] != scalar_t(0);
+        a.recent[idx] = recent;
+      }
+    }
     a.lam_u[idx] = lu;
     const scalar_t li = a.lam[t * nb + j * a.batch + b];
     a.g_drive[here] = li;
@@ -416,7 +458,11 @@ template <class Exec, typename scalar_t>
 void lif_forward(Exec& ex, const LifForwardArgs<scalar_t>& a) {
   const int64_t threads = a.batch * a.n;
   for (int64_t t = 0; t < a.steps; ++t) {
-    ex.launch(threads, LifAdvance<scalar_t>{a, t});
+    if (a.hold > 0) {
+      ex.launch(threads, LifAdvance<scalar_t, true>{a, t});
+    } else {
+      ex.launch(threads, LifAdvance<scalar_t, false>{a, t});
+    }
     // The arrivals of the last step would only change I after the end of the sequence.
     if (t + 1 < a.steps) ex.launch(threads, LifScatter<scalar_t>{a, t});
   }
@@ -425,7 +471,13 @@ void lif_forward(Exec& ex, const LifForwardArgs<scalar_t>& a) {
 template <class Exec, typename scalar_t>
 void lif_backward(Exec& ex, const LifBackwardArgs<scalar_t>& a) {
   const int64_t threads = a.batch * a.n;
-  for (int64_t t = a.steps - 1; t >= 0; --t) ex.launch(threads, LifAdjointStep<scalar_t>{a, t});
+  for (int64_t t = a.steps - 1; t >= 0; --t) {
+    if (a.refractory > 1) {
+      ex.launch(threads, LifAdjointStep<scalar_t, true>{a, t});
+    } else {
+      ex.launch(threads, LifAdjointStep<scalar_t, false>{a, t});
+    }
+  }
   ex.launch(a.n * a.n, LifWeightGrad<scalar_t>{a});
 }
 

@@ -7,6 +7,7 @@
 
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -88,6 +89,13 @@ inline std::tuple<at::Tensor, at::Tensor> nonzero_groups(const at::Tensor& t, in
   return {flat.contiguous(), offsets.contiguous()};
 }
 
+// The refractory period in steps, checked and clamped to [0, steps]: a period of T steps
+// or more already keeps a neuron silent for the rest of a sequence of T steps.
+inline int32_t refractory_steps(int64_t refractory, int64_t steps) {
+  TORCH_CHECK(refractory >= 0, "spatialsnn: refractory must be >= 0 steps, got ", refractory);
+  return static_cast<int32_t>(std::min<int64_t>(refractory, std::max<int64_t>(steps, 0)));
+}
+
 template <class Exec>
 void finish(const Exec& ex, const char* what) {
   const char* msg = ex.error_message();
@@ -102,11 +110,12 @@ std::vector<at::Tensor> lif_forward_impl(Exec ex, const at::Tensor& drive,
                                          const at::Tensor& weight, const at::Tensor& delay,
                                          double alpha, double beta, double gamma,
                                          double threshold, const std::string& mode,
-                                         int64_t kmax) {
+                                         int64_t kmax, int64_t refractory) {
   check_projection(drive, weight, delay, kmax);
   TORCH_CHECK(weight.size(0) == weight.size(1), "spatialsnn: recurrent weight must be square");
   const bool interp = parse_mode(mode);
   const int64_t batch = drive.size(0), steps = drive.size(1), n = drive.size(2);
+  const int32_t hold = std::max(refractory_steps(refractory, steps) - 1, 0);
   auto z = at::empty_like(drive);
   auto u = at::empty_like(drive);
   if (drive.numel() == 0) return {z, u};
@@ -116,6 +125,8 @@ std::vector<at::Tensor> lif_forward_impl(Exec ex, const at::Tensor& drive,
   auto cur = at::zeros({batch, n}, drive.options());
   auto ring = at::zeros({slots, batch, n}, drive.options());
   auto bits = at::zeros({steps, batch, words}, drive.options().dtype(at::kInt));
+  at::Tensor left;  // refractory steps left per (b, i), only with a refractory period
+  if (hold > 0) left = at::zeros({batch, n}, drive.options().dtype(at::kInt));
   AT_DISPATCH_FLOATING_TYPES(drive.scalar_type(), "spatialsnn_lif_forward", [&] {
     auto table = build_table<Exec, scalar_t>(ex, weight, delay, kmax, interp);
     LifForwardArgs<scalar_t> a{drive.data_ptr<scalar_t>(),
@@ -125,6 +136,7 @@ std::vector<at::Tensor> lif_forward_impl(Exec ex, const at::Tensor& drive,
                                cur.data_ptr<scalar_t>(),
                                ring.data_ptr<scalar_t>(),
                                reinterpret_cast<uint32_t*>(bits.data_ptr<int32_t>()),
+                               hold > 0 ? left.data_ptr<int32_t>() : nullptr,
                                table.view(),
                                batch,
                                steps,
@@ -135,6 +147,7 @@ std::vector<at::Tensor> lif_forward_impl(Exec ex, const at::Tensor& drive,
                                static_cast<scalar_t>(beta),
                                static_cast<scalar_t>(gamma),
                                static_cast<scalar_t>(threshold),
+                               hold,
                                interp};
     lif_forward(ex, a);
     finish(ex, "lif_recurrent forward");
@@ -148,7 +161,8 @@ std::vector<at::Tensor> lif_backward_impl(Exec ex, const at::Tensor& grad_z,
                                           const at::Tensor& weight, const at::Tensor& delay,
                                           double alpha, double beta, double gamma,
                                           double threshold, double slope,
-                                          const std::string& mode, int64_t kmax) {
+                                          const std::string& mode, int64_t kmax,
+                                          int64_t refractory) {
   check_projection(u, weight, delay, kmax);
   check_same(u, grad_z, "grad");
   check_same(u, z, "spikes");
@@ -156,12 +170,15 @@ std::vector<at::Tensor> lif_backward_impl(Exec ex, const at::Tensor& grad_z,
               "spatialsnn: grad, spikes and membrane must have one shape");
   const bool interp = parse_mode(mode);
   const int64_t batch = u.size(0), steps = u.size(1), n = u.size(2);
+  const int32_t refr = refractory_steps(refractory, steps);
   auto g_drive = at::empty_like(u);
   auto g_w = at::zeros_like(weight);
   auto g_d = at::zeros_like(delay);
   if (u.numel() == 0) return {g_drive, g_w, g_d};
   auto lam = at::zeros({steps + kmax + 2, n, batch}, u.options());
   auto lam_u = at::zeros({n, batch}, u.options());
+  at::Tensor recent;  // spikes in the refractory window per (j, b), only with a period
+  if (refr > 1) recent = at::zeros({n, batch}, u.options().dtype(at::kInt));
   // Spikes of each presynaptic neuron j as (t, b), from the layout [N][T][B].
   at::Tensor spk, spk_off;
   std::tie(spk, spk_off) =
@@ -178,6 +195,7 @@ std::vector<at::Tensor> lif_backward_impl(Exec ex, const at::Tensor& grad_z,
                                 g_d.data_ptr<scalar_t>(),
                                 spk.data_ptr<int64_t>(),
                                 spk_off.data_ptr<int64_t>(),
+                                refr > 1 ? recent.data_ptr<int32_t>() : nullptr,
                                 table.view(),
                                 batch,
                                 steps,
@@ -187,6 +205,7 @@ std::vector<at::Tensor> lif_backward_impl(Exec ex, const at::Tensor& grad_z,
                                 static_cast<scalar_t>(gamma),
                                 static_cast<scalar_t>(threshold),
                                 static_cast<scalar_t>(slope),
+                                refr,
                                 interp};
     lif_backward(ex, a);
     finish(ex, "lif_recurrent backward");
