@@ -21,9 +21,8 @@ import torch
 from spatialsnn import SNNLoss, SpatialSNN
 
 
-def indexed_output_layer(self, drive):
-    """The former implementation (``drive[:, t]``)."""
-    c = self.coefficients
+def indexed_output_layer(self, drive, c):
+    """The former implementation (``drive[:, t]``); ``c``: the step's coefficients."""
     v = drive.new_zeros(drive.shape[0], drive.shape[2])
     i_syn = torch.zeros_like(v)
     trace = []

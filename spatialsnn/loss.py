@@ -16,6 +16,7 @@ __all__ = [
     "SNNLoss",
     "communicability_cost",
     "connection_cost",
+    "rate_penalty",
     "spike_count_penalty",
 ]
 
@@ -35,6 +36,24 @@ def spike_count_penalty(spikes: Tensor, nu: float = 1.0) -> Tensor:
     """
     mean_count = spikes.sum(1).mean(0)
     return 0.5 * ((mean_count - nu) ** 2).sum()
+
+
+def rate_penalty(rates: Tensor, low: float = 0.0, high: float = 50.0) -> Tensor:
+    """Keep each neuron's firing rate inside a range, in spikes per second.
+
+    ``0.5 * sum_i (relu(low - r_i)**2 + relu(r_i - high)**2)``, zero inside
+    ``[low, high]``. With ``low == high == nu / duration`` it is the paper's spike-count
+    regulariser (:func:`spike_count_penalty`) up to the factor ``duration**2``
+    (docs/training.md).
+
+    Parameters
+    ----------
+    rates : Tensor of shape (n,)
+        Batch-mean firing rate of each neuron, spikes/s (Hz).
+    low, high : float
+        The rate range, Hz (``0 <= low <= high``).
+    """
+    return 0.5 * ((low - rates).clamp_min(0) ** 2 + (rates - high).clamp_min(0) ** 2).sum()
 
 
 def connection_cost(weight: Tensor, delay: Tensor, exponent: int = 1) -> Tensor:
@@ -96,6 +115,10 @@ class SNNLoss:
         connected neurons together) or only the weights.
     communicability_cost : float
         Weight of :func:`communicability_cost` (seRNN).
+    rate_reg : float
+        Weight of :func:`rate_penalty`, per (spikes/s)² (0 disables).
+    rate_range : tuple of float
+        ``(low, high)`` firing-rate range of the hidden neurons, spikes/s.
 
     Examples
     --------
@@ -110,6 +133,8 @@ class SNNLoss:
     cost_exponent: int = 1
     cost_into_positions: bool = True
     communicability_cost: float = 0.0
+    rate_reg: float = 0.0
+    rate_range: tuple[float, float] = (0.0, 50.0)
 
     def __call__(self, output, labels: Tensor, model) -> tuple[Tensor, dict[str, float]]:
         """Total loss and its parts.
@@ -131,11 +156,12 @@ class SNNLoss:
             Each term's value (detached), including ``"cross_entropy"``.
         """
         ce = F.cross_entropy(output.logits, labels)
-        reg, parts = self.penalties(model, output.hidden_spikes.sum(1).mean(0))
+        duration = output.hidden_spikes.shape[1] * output.dt  # ms
+        reg, parts = self.penalties(model, output.hidden_spikes.sum(1).mean(0), duration)
         return ce + reg, {"cross_entropy": float(ce.detach()), **parts}
 
     def penalties(
-        self, model, mean_counts: Tensor | None = None
+        self, model, mean_counts: Tensor | None = None, duration: float | None = None
     ) -> tuple[Tensor, dict[str, float]]:
         """The regularisers alone.
 
@@ -145,7 +171,10 @@ class SNNLoss:
             The model (for weights and delays).
         mean_counts : Tensor of shape (n_hidden,), optional
             Batch-mean spike count per hidden neuron (the data-parallel trainer passes
-            the mean over the global batch); without it the spike term is skipped.
+            the mean over the global batch); without it the spike terms are skipped.
+        duration : float, optional
+            Duration of a trial, ms (for the rate term; without it that term is
+            skipped).
 
         Returns
         -------
@@ -167,6 +196,9 @@ class SNNLoss:
 
         if mean_counts is not None:
             add("spike_count", self.spike_reg, lambda: 0.5 * ((mean_counts - self.nu) ** 2).sum())
+            if duration is not None:
+                rates = mean_counts * (1000.0 / duration)  # spikes/s
+                add("rate", self.rate_reg, lambda: rate_penalty(rates, *self.rate_range))
         add("l1", self.l1, lambda: w.abs().sum())
         if self.connection_cost or self.communicability_cost:
             delay = model.delays()

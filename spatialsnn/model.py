@@ -54,11 +54,19 @@ class SNNOutput:
     output_voltage : Tensor of shape (batch, time, n_out)
         Output membrane, recorded right after each step's state update (Brian2:
         a ``StateMonitor`` with ``when='after_groups'``).
+    dt : float
+        Time step of the two traces, ms (``model.dt / substeps``).
     """
 
     logits: Tensor
     hidden_spikes: Tensor
     output_voltage: Tensor
+    dt: float
+
+    def rates(self) -> Tensor:
+        """Mean firing rate of each hidden neuron over the batch, spikes/s, shape (n_hidden,)."""
+        duration_s = self.hidden_spikes.shape[1] * self.dt * 1e-3
+        return self.hidden_spikes.detach().sum(1).mean(0) / duration_s
 
 
 def _names_of_space(dims: int) -> list[str]:
@@ -268,13 +276,19 @@ class SpatialSNN(nn.Module):
         return delay_steps(self.delays(), self.hparams["dt"], self.max_delay_steps)
 
     # -------------------------------------------------------------------- forward
-    def forward(self, x: Tensor) -> SNNOutput:
+    def forward(self, x: Tensor, *, substeps: int = 1) -> SNNOutput:
         """Simulate a batch.
 
         Parameters
         ----------
         x : Tensor of shape (batch, time, n_in)
-            Input spike counts per time step (integer or floating).
+            Input spike counts per time step of ``dt`` (integer or floating).
+        substeps : int
+            Simulate on a grid ``substeps`` times finer than ``dt`` (the same network
+            at the step ``dt / substeps``: exact propagators, delays and refractory
+            period rounded to the finer grid as Brian2 rounds them). The counts of a bin
+            arrive at its first sub-step, as in ``spatialsnn validate --dt``. The
+            outputs are then on the fine grid (``time * substeps`` steps).
 
         Returns
         -------
@@ -287,10 +301,20 @@ class SpatialSNN(nn.Module):
             )
         if x.shape[1] < 1:
             raise ValueError("input must have at least one time step")
+        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
+            raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
         x = x.to(self.w_in.dtype)
         mode = hp["delay_mode"] if self.training else hp["eval_delay_mode"]
-        c = self.coefficients
-        dt, kmax = hp["dt"], self.max_delay_steps
+        c, dt = self.coefficients, hp["dt"]
+        kmax, n_ref = self.max_delay_steps, self.refractory_steps
+        if substeps > 1:
+            dt = dt / substeps
+            c = lif_coefficients(dt, hp["tau_mem"], hp["tau_syn"])
+            kmax = int(math.floor(hp["max_delay"] / dt + 0.5))
+            n_ref = refractory_steps(hp["refractory"], dt)
+            fine = x.new_zeros(x.shape[0], x.shape[1] * substeps, x.shape[2])
+            fine[:, ::substeps] = x
+            x = fine
         backend = hp["backend"]
         if self.input_positions is None:
             drive = x @ self.w_in.T
@@ -305,14 +329,13 @@ class SpatialSNN(nn.Module):
         spikes = ops.lif_recurrent(
             drive, self.w_rec, d_rec, alpha=c.alpha, beta=c.beta, gamma=c.gamma,
             threshold=hp["threshold"], slope=hp["surrogate_slope"], mode=mode,
-            max_delay=kmax, refractory=self.refractory_steps, backend=backend,
+            max_delay=kmax, refractory=n_ref, backend=backend,
         )  # fmt: skip
-        voltage = self._output_layer(spikes @ self.w_out.T)
-        return SNNOutput(readout(voltage, hp["readout"]), spikes, voltage)
+        voltage = self._output_layer(spikes @ self.w_out.T, c)
+        return SNNOutput(readout(voltage, hp["readout"]), spikes, voltage, dt)
 
-    def _output_layer(self, drive: Tensor) -> Tensor:
+    def _output_layer(self, drive: Tensor, c) -> Tensor:
         """Leaky integrators: V recorded after the state update, then ``I += drive``."""
-        c = self.coefficients
         v = drive.new_zeros(drive.shape[0], drive.shape[2])
         i_syn = torch.zeros_like(v)
         trace = []

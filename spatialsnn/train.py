@@ -58,6 +58,11 @@ class TrainConfig:
         Hidden population size and dimension of space.
     velocity, dt, max_delay, tau_mem, tau_syn : float
         Model parameters (µm/ms, ms).
+    refractory : float
+        Absolute refractory period of the hidden neurons, ms. The default, 2 ms, is
+        what makes trained networks keep their accuracy at finer simulation steps
+        (docs/training.md, "Training for transfer"); 0 is the paper's model (none).
+        See :class:`~spatialsnn.SpatialSNN`.
     epochs, batch_size : int
         Maximum number of epochs; global batch size.
     lr : float
@@ -69,8 +74,21 @@ class TrainConfig:
     delay_lr : float
         Adam learning rate of free delays, ms.
     spike_reg, nu, l1 : float
-        Spike-count regulariser weight and target (spikes per neuron per trial), L1
-        weight on recurrent weights.
+        Spike-count regulariser weight and target (spikes per neuron per trial; the
+        paper's), L1 weight on recurrent weights.
+    rate_reg : float
+        Weight of the firing-rate regulariser (:func:`spatialsnn.loss.rate_penalty`),
+        per (spikes/s)²; 0 disables it. The default 1e-5 keeps the timing task's
+        networks near 45 spikes/s instead of ~180 (docs/training.md).
+    rate_range : list of two floats
+        ``[low, high]``: hidden firing rates inside this range, spikes/s, are free;
+        outside it each neuron's batch-mean rate is pulled back quadratically.
+    train_substeps : list of int
+        Each training batch is simulated on a grid ``k`` times finer than ``dt``, ``k``
+        drawn (seeded) from this list; ``[1]`` trains at ``dt`` only. Evaluation and
+        early stopping stay at ``dt``. Training across steps makes the learned function
+        a property of the continuous-time network rather than of the ``dt`` grid
+        (docs/training.md, "Training for transfer").
     connection_cost, cost_exponent, cost_into_positions, communicability_cost
         Wiring-cost regularisers; ``None`` takes the condition's preset.
     patience : int
@@ -110,6 +128,7 @@ class TrainConfig:
     max_delay: float = 100.0
     tau_mem: float = 20.0
     tau_syn: float = 5.0
+    refractory: float = 2.0
     epochs: int = 30
     batch_size: int = 32
     lr: float = 3e-3
@@ -118,6 +137,9 @@ class TrainConfig:
     spike_reg: float = 0.0
     nu: float = 1.0
     l1: float = 0.0
+    rate_reg: float = 1e-5
+    rate_range: list[float] = field(default_factory=lambda: [0.0, 50.0])
+    train_substeps: list[int] = field(default_factory=lambda: [1])
     connection_cost: float | None = None
     cost_exponent: int | None = None
     cost_into_positions: bool = True
@@ -148,6 +170,24 @@ class TrainConfig:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not (self.refractory >= 0 and math.isfinite(self.refractory)):
+            raise ValueError(
+                f"refractory must be a finite number of ms >= 0, got {self.refractory}"
+            )
+        if not (self.rate_reg >= 0 and math.isfinite(self.rate_reg)):
+            raise ValueError(f"rate_reg must be a finite number >= 0, got {self.rate_reg}")
+        rr = list(self.rate_range)
+        if len(rr) != 2 or not all(math.isfinite(v) for v in rr) or not 0 <= rr[0] <= rr[1]:
+            raise ValueError(
+                f"rate_range must be [low, high] spikes/s with 0 <= low <= high, got {rr}"
+            )
+        self.rate_range = [float(v) for v in rr]
+        subs = list(self.train_substeps)
+        if not subs or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in subs):
+            raise ValueError(
+                f"train_substeps must be a non-empty list of positive integers, got {subs}"
+            )
+        self.train_substeps = subs
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -177,6 +217,8 @@ class TrainConfig:
             else self.cost_exponent,
             cost_into_positions=self.cost_into_positions,
             communicability_cost=self.communicability_cost,
+            rate_reg=self.rate_reg,
+            rate_range=tuple(self.rate_range),
         )
 
 
@@ -190,9 +232,10 @@ class TrainResult:
         The best model (highest validation accuracy), in eval mode.
     history : dict of str to list of float
         Per-epoch ``train_loss``, ``train_accuracy``, ``val_accuracy``,
-        ``test_loss``, ``test_accuracy``, ``hidden_rate`` (spikes per neuron per
-        trial), ``clamped_delays`` (synapses clamped to ``max_delay`` at the epoch's
-        end), ``epoch_seconds``.
+        ``test_loss``, ``test_accuracy``, ``hidden_rate_hz`` (mean firing rate of the
+        hidden neurons on the test split, spikes/s), ``hidden_rate_max_hz`` (the
+        highest single-neuron mean rate, spikes/s), ``clamped_delays`` (synapses
+        clamped to ``max_delay`` at the epoch's end), ``epoch_seconds``.
     best_epoch : int
         1-based epoch of the kept model.
     path : pathlib.Path or None
@@ -248,23 +291,29 @@ def evaluate(model: SpatialSNN, data: SpikeDataset, batch_size: int = 256) -> di
     Returns
     -------
     dict
-        ``loss`` (mean cross-entropy), ``accuracy`` (fraction), ``hidden_rate``
-        (mean spikes per hidden neuron per trial).
+        ``loss`` (mean cross-entropy), ``accuracy`` (fraction), ``hidden_rate_hz``
+        (mean firing rate of the hidden neurons, spikes/s), ``hidden_rate_max_hz``
+        (the highest single-neuron mean rate over the data, spikes/s).
     """
     was_training = model.training
     model.eval()
-    loss = correct = spikes = 0.0
+    loss = correct = 0.0
+    counts = torch.zeros(model.hparams["n_hidden"], dtype=torch.float64)
+    n_steps = 0
     for x, y in data.batches(batch_size):
         out = model(x.to(model.w_in.dtype))
         loss += float(F.cross_entropy(out.logits, y, reduction="sum"))
         correct += float((out.logits.argmax(1) == y).sum())
-        spikes += float(out.hidden_spikes.sum())
+        counts += out.hidden_spikes.sum((0, 1)).to(torch.float64)
+        n_steps = x.shape[1]
     model.train(was_training)
     n = max(1, len(data))
+    rates = counts / n / max(1e-300, n_steps * model.dt * 1e-3)  # spikes/s per neuron
     return {
         "loss": loss / n,
         "accuracy": correct / n,
-        "hidden_rate": spikes / n / model.hparams["n_hidden"],
+        "hidden_rate_hz": float(rates.mean()),
+        "hidden_rate_max_hz": float(rates.max()),
     }
 
 
@@ -325,6 +374,7 @@ class Trainer:
             dt=config.dt,
             tau_mem=config.tau_mem,
             tau_syn=config.tau_syn,
+            refractory=config.refractory,
             max_delay=config.max_delay,
             delay_mode=config.delay_mode,
             readout=config.readout,
@@ -409,6 +459,8 @@ class Trainer:
         n_total = len(self.train_data)
         order = torch.randperm(n_total, generator=self._generator(1))
         aug_gen = self._generator(2)
+        sub_gen = self._generator(3)
+        subs = c.train_substeps
         n_batches = math.ceil(n_total / c.batch_size)
         bar = None
         if self.progress:
@@ -424,12 +476,17 @@ class Trainer:
             x, y = self.train_data.x[idx], self.train_data.y[idx]
             if self.augment is not None:  # cheaper on the uint8 counts
                 x = self.augment(x, y, generator=aug_gen)
-            out = module(x.to(model.w_in.dtype))
+            k = (
+                subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]
+                if len(subs) > 1
+                else subs[0]
+            )
+            out = module(x.to(model.w_in.dtype), substeps=k)
             # sum of per-sample losses / global batch, times world size: DDP's gradient
             # average then equals the single-process gradient of the global batch.
             ce_sum = F.cross_entropy(out.logits, y, reduction="sum")
             loss = ce_sum / n_global * self.world
-            loss = loss + self._regularisers(out, n_global)
+            loss = loss + self._regularisers(out, n_global, x.shape[1] * model.dt)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -445,15 +502,18 @@ class Trainer:
             bar.close()
         return {"loss": loss_sum / n_total, "accuracy": correct / n_total}
 
-    def _regularisers(self, out, n_global: int) -> torch.Tensor:
-        """Regularisers, with the spike count averaged over the global batch."""
+    def _regularisers(self, out, n_global: int, duration: float) -> torch.Tensor:
+        """Regularisers, with the spike count averaged over the global batch.
+
+        ``duration``: of one trial, ms.
+        """
         counts = out.hidden_spikes.sum((0, 1))
-        if self.world > 1 and self.loss_fn.spike_reg:
+        if self.world > 1 and (self.loss_fn.spike_reg or self.loss_fn.rate_reg):
             from torch.distributed.nn.functional import all_reduce
 
             # autograd-aware: the backward sums the ranks' gradients, DDP then averages
             counts = all_reduce(counts)
-        total, _ = self.loss_fn.penalties(self.model, counts / n_global)
+        total, _ = self.loss_fn.penalties(self.model, counts / n_global, duration)
         return total
 
     def fit(self, checkpoint: Path | None = None) -> TrainResult:
@@ -477,7 +537,8 @@ class Trainer:
                 "val_accuracy": val["accuracy"],
                 "test_loss": test["loss"],
                 "test_accuracy": test["accuracy"],
-                "hidden_rate": test["hidden_rate"],
+                "hidden_rate_hz": test["hidden_rate_hz"],
+                "hidden_rate_max_hz": test["hidden_rate_max_hz"],
                 "clamped_delays": float(sum(self.model.clamped_delays.values())),
                 "epoch_seconds": time.perf_counter() - start,
             }
@@ -494,7 +555,8 @@ class Trainer:
                 tqdm.write(
                     f"epoch {self.epoch:3d}  loss {tr['loss']:.4f}  train {tr['accuracy']:.3f}"
                     f"  val {val['accuracy']:.3f}  test {test['accuracy']:.3f}"
-                    f"  rate {test['hidden_rate']:.2f}  ({row['epoch_seconds']:.1f} s)"
+                    f"  rate {test['hidden_rate_hz']:.1f} Hz (max {test['hidden_rate_max_hz']:.0f})"
+                    f"  ({row['epoch_seconds']:.1f} s)"
                 )
             if checkpoint is not None and self.rank == 0:
                 _atomic_torch_save(self.state(), checkpoint)

@@ -209,7 +209,7 @@ class _Stub(torch.nn.Module):
     def forward(self, x):
         b = x.shape[0]
         s = self.spikes[:b]
-        return SNNOutput(torch.tensor([[0.0, 1.0]]).repeat(b, 1), s, torch.zeros(b, 1, 2))
+        return SNNOutput(torch.tensor([[0.0, 1.0]]).repeat(b, 1), s, torch.zeros(b, 1, 2), 1.0)
 
 
 def test_record_counts_bins_and_reverse_sta():

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from spatialsnn import SNNLoss, SNNOutput, SpatialSNN
-from spatialsnn.loss import communicability_cost, connection_cost, spike_count_penalty
+from spatialsnn.loss import (
+    communicability_cost,
+    connection_cost,
+    rate_penalty,
+    spike_count_penalty,
+)
 from spatialsnn.readout import readout
 
 F64 = torch.float64
@@ -48,6 +53,7 @@ def test_connection_cost_flows_into_positions_only_when_asked(into_positions):
         logits=torch.zeros(1, 2, requires_grad=True),
         hidden_spikes=torch.zeros(1, 5, 4),
         output_voltage=torch.zeros(1, 5, 2),
+        dt=1.0,
     )
     loss = SNNLoss(connection_cost=1.0, cost_exponent=2, cost_into_positions=into_positions)
     total, parts = loss(out, torch.tensor([0]), model)
@@ -69,3 +75,37 @@ def test_readouts():
     assert torch.equal(readout(ramp, "last"), torch.full((2, 3), n_t - 1.0, dtype=F64))
     with pytest.raises(ValueError, match="readout"):
         readout(v, "median")
+
+
+def test_rate_penalty_is_zero_inside_the_range_and_quadratic_outside():
+    rates = torch.tensor([5.0, 20.0, 80.0], dtype=F64)
+    assert float(rate_penalty(rates, 0.0, 100.0)) == 0.0
+    # 5 Hz is 5 below a 10 Hz floor, 80 Hz is 30 above a 50 Hz ceiling
+    assert float(rate_penalty(rates, 10.0, 50.0)) == pytest.approx(0.5 * (5**2 + 30**2))
+
+
+def test_rate_penalty_with_equal_bounds_is_the_papers_spike_regulariser():
+    # spike_reg * 0.5 (count - nu)^2 == rate_reg * 0.5 (rate - nu/D)^2 with rate_reg = spike_reg D^2
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(8, 200, 6, generator=g, dtype=F64) < 0.05).to(F64)
+    duration_s, nu = 0.2, 3.0  # 200 steps of 1 ms
+    paper = 1e-3 * spike_count_penalty(spikes, nu)
+    rates = spikes.sum(1).mean(0) / duration_s
+    ours = 1e-3 * duration_s**2 * rate_penalty(rates, nu / duration_s, nu / duration_s)
+    assert float(ours) == pytest.approx(float(paper), rel=1e-12)
+
+
+def test_loss_reads_the_rates_in_spikes_per_second_at_any_substep():
+    model = SpatialSNN(4, 6, 2, seed=1, w_in_mean=0.8, backend="reference")
+    x = (torch.rand(3, 40, 4, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    loss = SNNLoss(rate_reg=1.0, rate_range=(0.0, 0.0))  # every spike is penalised
+    for substeps in (1, 4):
+        out = model(x, substeps=substeps)
+        assert out.dt == model.dt / substeps
+        _, parts = loss(out, torch.tensor([0, 1, 0]), model)
+        expected = 0.5 * float((out.rates() ** 2).sum())
+        assert out.rates().sum() > 0
+        assert parts["rate"] == pytest.approx(expected, rel=1e-6)
+        # rates are per second of simulated time: 40 steps of 1 ms = 0.04 s
+        counts = out.hidden_spikes.sum(1).mean(0)
+        assert torch.allclose(out.rates(), counts / 0.04)

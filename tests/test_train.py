@@ -194,7 +194,8 @@ def test_data_parallel_matches_single_process(tmp_path):
     assert rc.returncode == 0, rc.stderr[-3000:]
     single = train(cfg, progress=False)
     ddp = load(out)
-    assert single.history["hidden_rate"][-1] > 0
+    assert single.history["hidden_rate_hz"][-1] > 0
+    assert single.history["hidden_rate_max_hz"][-1] >= single.history["hidden_rate_hz"][-1]
     for name, param in single.model.named_parameters():
         other = dict(ddp.named_parameters())[name].double()
         torch.testing.assert_close(param.detach(), other, rtol=1e-5, atol=1e-6)

@@ -20,8 +20,9 @@ from spatialsnn.commands import CommandError
 _SCALARS = {
     "task": str, "data_path": str, "data_seed": int, "seed": int, "condition": str,
     "n_hidden": int, "dims": int, "velocity": float, "dt": float, "max_delay": float,
-    "tau_mem": float, "tau_syn": float, "epochs": int, "batch_size": int, "lr": float,
-    "position_lr": float, "delay_lr": float, "spike_reg": float, "nu": float, "l1": float,
+    "tau_mem": float, "tau_syn": float, "refractory": float, "epochs": int,
+    "batch_size": int, "lr": float, "position_lr": float, "delay_lr": float,
+    "spike_reg": float, "nu": float, "l1": float, "rate_reg": float,
     "connection_cost": float, "cost_exponent": int, "communicability_cost": float,
     "patience": int, "val_fraction": float, "readout": str, "delay_mode": str,
     "backend": str, "init": str, "dtype": str,
@@ -68,6 +69,15 @@ def register(sub) -> None:
             default = _preset_text(name, 0 if name == "connection_cost" else 1, CONDITIONS)
         group.add_argument(flag, dest=name, type=kind, default=None, metavar=kind.__name__.upper(),
                            help=f"default: {default}", **extra)  # fmt: skip
+    low, high = defaults.rate_range
+    group.add_argument("--rate-range", dest="rate_range", type=float, nargs=2, default=None,
+                       metavar=("LOW", "HIGH"),
+                       help=f"hidden firing-rate range of --rate-reg, spikes/s (default: {low:g} "
+                       f"{high:g})")  # fmt: skip
+    group.add_argument("--train-substeps", dest="train_substeps", type=int, nargs="+",
+                       default=None, metavar="K",
+                       help="simulate each training batch at dt/K, K drawn from these "
+                       f"(default: {' '.join(map(str, defaults.train_substeps))})")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -108,7 +118,7 @@ def config_from_args(args: argparse.Namespace):
             raise CommandError(f"{args.config}: no such file") from None
         except ValueError as err:  # JSON and TOML decode errors are ValueErrors
             raise CommandError(f"{args.config}: cannot parse: {err}") from None
-    for name in _SCALARS:
+    for name in (*_SCALARS, "rate_range", "train_substeps"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     for item in args.task_param:
