@@ -154,11 +154,16 @@ def test_random_counts_are_seeded_and_may_exceed_one():
 
 
 def test_criteria_defaults_depend_on_precision():
-    assert Criteria().resolved("float64") == {"min_identical": 0.99, "max_accuracy_diff": 0.5}
+    assert Criteria().resolved("float64") == {
+        "min_identical": 0.99,
+        "max_accuracy_diff": 0.5,
+        "max_transfer_drop": 2.0,
+    }
     assert Criteria().resolved("float32")["min_identical"] is None
-    assert Criteria(1.0, 0.0).resolved("float32") == {
+    assert Criteria(1.0, 0.0, 5.0).resolved("float32") == {
         "min_identical": 1.0,
         "max_accuracy_diff": 0.0,
+        "max_transfer_drop": 5.0,
     }
 
 
@@ -432,3 +437,58 @@ def test_load_data_reads_an_shd_layout_file(tmp_path):
     np.testing.assert_array_equal(d.y, y.numpy())
     with pytest.raises(ValidationInputError, match="16 channels but the model has 20"):
         load_data(path, n_in=20, dt=1.0)
+
+
+# ----------------------------------------------------------------- transfer
+
+
+PAPER_MODEL = Path(__file__).resolve().parent.parent / "models" / "timing-paper.nc"
+
+
+@pytest.mark.brian2
+def test_validate_fine_step_fails_on_a_model_that_relies_on_the_grid(capsys):
+    """The paper's neuron model (no refractory period): the task is lost at 0.1 ms."""
+    code = run_cli(["validate", str(PAPER_MODEL), "--samples", "24", "--dt", "0.1",
+                    "--no-progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1
+    fail = out.strip().splitlines()[-1]
+    assert fail.startswith("FAIL: transfer:") and "pp" in fail
+    # ... while the simulation itself is faithful: twin and Brian2 agree at 0.1 ms
+    assert "24 / 24 (100.00 %)" in out
+    assert "hidden rate, mean (spikes/s)" in out
+
+
+@pytest.mark.brian2
+def test_transfer_drop_limit_is_an_option(capsys):
+    args = ["validate", str(PAPER_MODEL), "--samples", "24", "--dt", "0.5", "--json"]
+    assert run_cli([*args, "--max-transfer-drop", "100"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["criteria"]["max_transfer_drop"] == 100
+    assert any(c.startswith("transfer:") for c in s["checks"])
+    assert s["rates"]["brian2"]["mean_hz"] > 0
+    assert s["rates"]["brian2"]["max_hz"] >= s["rates"]["brian2"]["mean_hz"]
+    assert run_cli([*args, "--max-transfer-drop", "-1"]) == 2
+
+
+@pytest.mark.brian2
+def test_transfer_without_labels_counts_changed_predictions(fresh_file, capsys):
+    code = run_cli(["validate", str(fresh_file), "--samples", "4", "--dt", "0.5", "--json"])
+    s = json.loads(capsys.readouterr().out)
+    transfer = [m for m in s["checks"] + s["failures"] if m.startswith("transfer:")]
+    assert len(transfer) == 1 and "change their prediction" in transfer[0]
+    assert code == (0 if s["passed"] else 1)
+
+
+@pytest.mark.brian2
+def test_faithful_runs_the_training_step_and_the_fine_ladder(model_file, capsys):
+    code = run_cli(["validate", str(model_file), "--faithful", "--samples", "3",
+                    "--no-progress", "--max-transfer-drop", "100"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("spatialsnn validate: ") == 3
+    ladder = out[out.index("--faithful: accuracy vs simulation step") :].splitlines()
+    rows = [line.split() for line in ladder[2:] if line.strip()]
+    assert [r[0] for r in rows] == ["1", "0.1", "0.025"]
+    assert all(r[-1] == "PASS" for r in rows)
+    assert run_cli(["validate", str(model_file), "--faithful", "--dt", "0.5"]) == 2

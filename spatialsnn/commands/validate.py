@@ -3,8 +3,14 @@
 Runs the same samples through the twin (``eval()`` mode: delays rounded as Brian2 rounds
 them) and through the exported Brian2 network, and reports per-sample spike-train
 agreement, prediction agreement, the accuracy of each, how the delays were rounded, and
-the time taken. Exit code 0: the criteria hold; 1: they do not; 2: bad input (missing
-or corrupt file, data that does not fit the model, brian2 not installed).
+the time taken, and the hidden firing rates in spikes/s. Exit code 0: the criteria
+hold; 1: they do not (the report names the criterion that failed); 2: bad input
+(missing or corrupt file, data that does not fit the model, brian2 not installed).
+
+With ``--dt`` finer than the model's training step the run also checks *transfer*:
+Brian2's accuracy at the fine step may lie at most ``--max-transfer-drop`` percentage
+points below the twin's at the training step. ``--faithful`` runs the ladder of steps
+(the training step, 0.1 ms and 0.025 ms) in one call and fails if any step fails.
 
 Data: by default the test split of the data set recorded in the model (synthetic tasks
 regenerate from their seed); a model without recorded data is checked on seeded random
@@ -21,6 +27,8 @@ import sys
 from spatialsnn.commands import CommandError
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
+#: The simulation steps of ``--faithful`` below the training step, ms.
+FAITHFUL_STEPS = (0.1, 0.025)
 
 
 def _positive_int(text: str) -> int:
@@ -117,6 +125,20 @@ def register(sub) -> None:
         help="largest accuracy difference, percentage points (default: 0.5)",
     )
     p.add_argument(
+        "--max-transfer-drop",
+        type=_non_negative_float,
+        default=2.0,
+        metavar="PP",
+        help="with --dt finer than the training step: largest accuracy drop of Brian2 at "
+        "that step below the twin at the training step, percentage points (default: 2)",
+    )
+    p.add_argument(
+        "--faithful",
+        action="store_true",
+        help="run the training step, 0.1 ms and 0.025 ms one after the other (each with "
+        "its criteria); exit 1 if any fails. Not with --dt",
+    )
+    p.add_argument(
         "--jobs",
         type=_positive_int,
         default=1,
@@ -146,6 +168,55 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _steps(args: argparse.Namespace) -> list[float | None]:
+    """The simulation steps to validate at (None: the model's training step)."""
+    if not args.faithful:
+        return [args.dt]
+    if args.dt is not None:
+        raise CommandError("--faithful runs its own ladder of steps; leave out --dt")
+    from spatialsnn.io import ModelFileError, open_model_dataset
+
+    try:
+        with open_model_dataset(args.model) as ds:
+            train_dt = float(ds["dt"])
+    except ModelFileError as err:
+        raise CommandError(str(err)) from None
+    return [None, *(dt for dt in FAITHFUL_STEPS if dt < train_dt * (1 - 1e-9))]
+
+
+def _ladder_table(results: list) -> str:
+    lines = [
+        "",
+        "spatialsnn validate --faithful: accuracy vs simulation step",
+        f"  {'dt (ms)':>8}{'twin':>10}{'brian2':>10}{'identical':>12}{'rate (Hz)':>11}"
+        f"{'busiest':>9}  result",
+    ]
+    for r in results:
+        s = r.summary
+        acc, a, rate = s["accuracy"], s["agreement"], s["rates"]["brian2"]
+
+        def pct(v):
+            return "n/a" if v is None else f"{100 * v:.1f} %"
+
+        lines.append(
+            f"  {s['brian2']['dt_ms']:>8g}{pct(acc['twin']):>10}{pct(acc['brian2']):>10}"
+            f"{a['identical_samples']:>6} / {s['data']['n_samples']:<4}"
+            f"{rate['mean_hz']:>11.1f}{rate['max_hz']:>9.1f}  "
+            + ("PASS" if r.passed else "FAIL: " + "; ".join(s["failures"]))
+        )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate ``args.model``; return 0 (pass) or 1 (fail)."""
     from spatialsnn.brian2 import Brian2RunError
@@ -155,36 +226,59 @@ def run(args: argparse.Namespace) -> int:
     cuda = {}
     if args.compute_capability is not None:
         cuda["compute_capability"] = args.compute_capability
-    try:
-        result = validate_file(
-            args.model,
-            data=args.data,
-            split=args.split,
-            samples=args.samples,
-            seed=args.seed,
-            device=args.device,
-            dt=args.dt,
-            precision=args.precision,
-            target=args.target,
-            jobs=args.jobs,
-            batch=args.batch,
-            tolerance=args.tolerance,
-            criteria=Criteria(args.min_identical, args.max_accuracy_diff),
-            progress=not args.no_progress and not args.json,
-            build_dir=args.build_dir,
-            cuda_options=cuda,
-        )
-    except (ModelFileError, ValidationInputError, ImportError, Brian2RunError) as err:
-        raise CommandError(str(err)) from None
-    if args.report:
+    steps = _steps(args)
+    criteria = Criteria(args.min_identical, args.max_accuracy_diff, args.max_transfer_drop)
+    results = []
+    for dt in steps:
         try:
-            result.write_report(args.report)
-        except OSError as err:
-            raise CommandError(f"cannot write the report {args.report}: {err}") from None
+            result = validate_file(
+                args.model,
+                data=args.data,
+                split=args.split,
+                samples=args.samples,
+                seed=args.seed,
+                device=args.device,
+                dt=dt,
+                precision=args.precision,
+                target=args.target,
+                jobs=args.jobs,
+                batch=args.batch,
+                tolerance=args.tolerance,
+                criteria=criteria,
+                progress=not args.no_progress and not args.json,
+                build_dir=None if args.build_dir is None or len(steps) == 1
+                else f"{args.build_dir}/dt{dt or 'train'}",
+                cuda_options=cuda,
+            )  # fmt: skip
+        except (ModelFileError, ValidationInputError, ImportError, Brian2RunError) as err:
+            raise CommandError(str(err)) from None
+        results.append(result)
+        if not args.json:
+            print(result.format_table(), flush=True)
+            if len(steps) > 1:
+                print()
+    if args.report:
+        _write_reports(args.report, results)
     if args.json:
-        print(result.to_json())
-    else:
-        print(result.format_table())
-        if args.report:
-            print(f"report written to {args.report}", file=sys.stderr)
-    return 0 if result.passed else 1
+        import json
+
+        docs = [json.loads(r.to_json()) for r in results]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    elif len(steps) > 1:
+        print(_ladder_table(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _write_reports(path: str, results: list) -> None:
+    """One report file, or one per step of ``--faithful`` (``OUT-dt0.1.nc``, ...)."""
+    from pathlib import Path
+
+    for r in results:
+        out = Path(path)
+        if len(results) > 1:
+            out = out.with_name(f"{out.stem}-dt{r.summary['brian2']['dt_ms']:g}{out.suffix}")
+        try:
+            r.write_report(out)
+        except OSError as err:
+            raise CommandError(f"cannot write the report {out}: {err}") from None
+        print(f"report written to {out}", file=sys.stderr)
