@@ -22,6 +22,38 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     }
 
 
+def _rates(history: dict[str, list[float]], ds) -> dict[str, Any] | None:
+    """Hidden firing rates (spikes/s) on the test split at the best epoch, if recorded.
+
+    Files written before rates were recorded in spikes/s hold ``hidden_rate`` in spikes
+    per neuron per trial; it is converted with the trial length recorded in the
+    training configuration (no busiest-neuron rate then).
+    """
+    import json
+
+    try:
+        tc = json.loads(ds.attrs.get("training_config", "{}"))
+    except (TypeError, ValueError):
+        tc = {}
+    best = int(tc.get("best_epoch", 0) or 0) - 1
+    if "hidden_rate_hz" in history:
+        values = history["hidden_rate_hz"]
+        best = best if 0 <= best < len(values) else len(values) - 1
+        busiest = history.get("hidden_rate_max_hz")
+        return {
+            "epoch": best + 1,
+            "mean_hz": values[best],
+            "max_hz": None if busiest is None else busiest[best],
+        }
+    data = tc.get("data") or {}
+    if "hidden_rate" in history and data.get("n_steps") and data.get("dt"):
+        values = history["hidden_rate"]
+        best = best if 0 <= best < len(values) else len(values) - 1
+        trial_s = float(data["n_steps"]) * float(data["dt"]) * 1e-3
+        return {"epoch": best + 1, "mean_hz": values[best] / trial_s, "max_hz": None}
+    return None
+
+
 def describe_file(path: str | os.PathLike) -> dict[str, Any]:
     """Summarise a model file as a JSON-serialisable dict.
 
@@ -63,7 +95,9 @@ def describe_file(path: str | os.PathLike) -> dict[str, Any]:
             "tau_mem": {"value": cfg["tau_mem"], "units": "ms"},
             "tau_syn": {"value": cfg["tau_syn"], "units": "ms"},
             "threshold": {"value": cfg["threshold"], "units": "1"},
+            "refractory": {"value": cfg["refractory"], "units": "ms"},
         },
+        "hidden_rate": _rates(history, ds),
         "recurrent_delay_ms": _stats(delays_ms),
         "recurrent_delay_steps": {
             **_stats(steps),
@@ -104,10 +138,19 @@ def format_description(desc: dict[str, Any]) -> str:
         f"({p['velocity']['value'] / 1000:g} m/s)",
         f"  tau_mem, tau_syn  {p['tau_mem']['value']:g} ms, {p['tau_syn']['value']:g} ms",
         f"  max delay         {p['max_delay']['value']:g} ms",
+        "  refractory        "
+        + (f"{p['refractory']['value']:g} ms" if p["refractory"]["value"] else "none"),
         f"  delay (ms)        min {d['min']:.3g}  median {d['median']:.3g}  max {d['max']:.3g}",
         f"  delay (steps)     min {k['min']:.0f}  median {k['median']:.0f}  max {k['max']:.0f}"
         f"  clamped {k['n_clamped']}",
     ]
+    rate = desc.get("hidden_rate")
+    if rate is not None:
+        busiest = "" if rate["max_hz"] is None else f", busiest neuron {rate['max_hz']:.1f}"
+        lines.append(
+            f"  hidden rate       {rate['mean_hz']:.1f} spikes/s mean{busiest} "
+            f"(test split, epoch {rate['epoch']})"
+        )
     history = desc["history"]
     if history:
         names = list(history)

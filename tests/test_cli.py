@@ -50,7 +50,7 @@ def test_info_prints_sizes_velocity_and_history(model_file, capsys):
     out, err = capsys.readouterr()
     assert err == ""
     assert str(model_file) in out
-    assert "spatialsnn-model v1" in out
+    assert "spatialsnn-model v2" in out
     assert "12 inputs -> 10 hidden (recurrent) -> 3 outputs, 2-D positions" in out
     assert re.search(r"velocity\s+250 um/ms \(0\.25 m/s\)", out)
     assert re.search(r"max delay\s+3 ms", out)
@@ -71,7 +71,7 @@ def test_info_json(model_file, capsys):
     desc = json.loads(capsys.readouterr().out)
     assert {"file", "format", "sizes", "parameters", "epochs", "history"} <= desc.keys()
     assert desc["file"] == str(model_file)
-    assert desc["format"] == "spatialsnn-model v1"
+    assert desc["format"] == "spatialsnn-model v2"
     assert desc["spatialsnn_version"] == spatialsnn.__version__
     assert desc["sizes"] == {"n_in": 12, "n_hidden": 10, "n_out": 3, "dims": 2}
     assert desc["delays"] == "spatial"
