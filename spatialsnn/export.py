@@ -49,8 +49,8 @@ the classes of the samples.
 How the model maps onto Brian2 (see build_network below):
 
 * ``hidden``: LIF neurons, ``dv/dt = (I - v)/tau_mem``, ``dI/dt = -I/tau_syn``,
-  ``method='exact'``, threshold ``v >= theta``, reset ``v = 0``; positions are the
-  constant state variables {coords} (metre).
+  ``method='exact'``, threshold ``v >= theta``, reset ``v = 0``{refractory_text}; positions
+  are the constant state variables {coords} (metre).
 * ``output``: the same equations without threshold (leaky integrators); the class
   scores are the readout ``{readout}`` of their ``v``, recorded after each step's state
   update (``when='after_groups'``).
@@ -189,9 +189,19 @@ def brian2_script_source(params: dict[str, Any], *, script: str, data: str, sour
         if "w" in space
         else "",
         delays_text=_delays_text(str(params["delays"]), has_input, sb2.delay_expression(space)),
+        refractory_text=_refractory_text(float(params.get("refractory", 0.0))),
     )
     body = "\n\n".join(inspect.getsource(getattr(sb2, name)) for name in PORTABLE_FUNCTIONS)
     return header + "\n\n" + textwrap.dedent(body) + _MAIN.format(data=data)
+
+
+def _refractory_text(refractory: float) -> str:
+    if not refractory > 0:
+        return ", no refractory period"
+    return (
+        f",\n  refractory period {refractory:g} ms (``refractory=``, ``(unless refractory)`` "
+        "on ``v``)"
+    )
 
 
 def write_brian2_script(

@@ -492,3 +492,51 @@ def test_faithful_runs_the_training_step_and_the_fine_ladder(model_file, capsys)
     assert [r[0] for r in rows] == ["1", "0.1", "0.025"]
     assert all(r[-1] == "PASS" for r in rows)
     assert run_cli(["validate", str(model_file), "--faithful", "--dt", "0.5"]) == 2
+
+
+SHIPPED_MODEL = PAPER_MODEL.with_name("timing-spatial.nc")
+
+
+@pytest.mark.brian2
+def test_shipped_model_keeps_its_accuracy_at_a_fine_step(capsys):
+    """The shipped model (refractory period, rates in range) passes the transfer check."""
+    code = run_cli(["validate", str(SHIPPED_MODEL), "--samples", "48", "--dt", "0.1",
+                    "--json"])  # fmt: skip
+    s = json.loads(capsys.readouterr().out)
+    assert code == 0, s["failures"]
+    assert any(c.startswith("transfer:") for c in s["checks"])
+    assert s["agreement"]["identical_samples"] == 48
+    assert s["rates"]["brian2"]["mean_hz"] <= 50
+    assert s["model"]["config"]["refractory"] == 2.0
+
+
+@pytest.mark.brian2
+def test_exported_script_has_the_refractory_period_at_any_step(tmp_path):
+    train, _ = make_task("timing", seed=3, **TASK)
+    model = spatialsnn.SpatialSNN(**{**small_model().config(), "refractory": 2.0})
+    model.load_state_dict(small_model().state_dict())
+    path = tmp_path / "ref.nc"
+    spatialsnn.save(model, path, training_config={"data": train.info})
+    out_dir = tmp_path / "export"
+    assert run_cli(["export", str(path), "--brian2-script", str(out_dir / "net.py"),
+                    "--samples", "3"]) == 0  # fmt: skip
+    source = (out_dir / "net.py").read_text()
+    assert "refractory period 2 ms" in source
+    with np.load(out_dir / "net.npz") as f:
+        counts = f["counts"]
+    twin = model.double().eval()
+    for dt, substeps in ((1.0, 1), (0.25, 4)):
+        res_file = tmp_path / f"res{substeps}.npz"
+        proc = run_isolated(out_dir / "net.py", "--dt", str(dt), "--out", str(res_file),
+                            cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        with torch.no_grad():
+            ref = twin(torch.from_numpy(counts.astype(np.float64)), substeps=substeps)
+        with np.load(res_file) as res:
+            np.testing.assert_array_equal(res["hidden_spikes"], ref.hidden_spikes.numpy() > 0.5)
+        assert ref.hidden_spikes.sum() > 20
+    # the period is active: without it the twin fires more
+    free = small_model().double().eval()
+    with torch.no_grad():
+        x = torch.from_numpy(counts.astype(np.float64))
+        assert free(x).hidden_spikes.sum() > twin(x).hidden_spikes.sum()
