@@ -13,11 +13,19 @@ def test_demo_trains_validates_analyses_and_writes_figures(tmp_path, capsys):
     out = tmp_path / "demo.nc"
     status = main(["demo", "--out", str(out), "--epochs", "1", "--samples", "3", "--no-progress"])
     text = capsys.readouterr().out
-    assert status == 0, text
     model = load(out)
     assert model.hparams["n_hidden"] == 48
     # Brian2 reproduced the twin on every validated sample
     assert "identical spike trains" in text and "3 / 3 (100.00 %)" in text
+    # ... at the training step and at 0.1 ms, each row with its verdict; one epoch of
+    # training may or may not transfer, and the exit status says which
+    table = text[text.index("Brian2: accuracy vs simulation step") :].splitlines()
+    rows = [line.split() for line in table[2:4]]
+    assert [r[0] for r in rows] == ["1", "0.1"]
+    assert all(r[5:8] == ["3", "/", "3"] for r in rows)  # identical: 3 / 3
+    verdicts = [("PASS" if "  PASS" in line else "FAIL") for line in table[2:4]]
+    assert all(("  PASS" in line) != ("  FAIL:" in line) for line in table[2:4])
+    assert status == (0 if verdicts == ["PASS", "PASS"] else 1), text
     # the analysis ran on the model's test data and its figures were written
     for name in ("ari", "modularity_q_mean", "wiring_cost"):
         assert f"  {name} " in text

@@ -194,10 +194,11 @@ def _steps(args: argparse.Namespace) -> list[float | None]:
     return [None, *(dt for dt in FAITHFUL_STEPS if dt < train_dt * (1 - 1e-9))]
 
 
-def _ladder_table(results: list) -> str:
+def ladder_table(results: list, title: str = "spatialsnn validate --faithful") -> str:
+    """Accuracy, spike-for-spike agreement and rates per simulation step, one row each."""
     lines = [
         "",
-        "spatialsnn validate --faithful: accuracy vs simulation step",
+        f"{title}: accuracy vs simulation step",
         f"  {'dt (ms)':>8}{'twin':>10}{'brian2':>10}{'identical':>12}{'rate (Hz)':>11}"
         f"{'busiest':>9}  result",
     ]
@@ -265,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         docs = [json.loads(r.to_json()) for r in results]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
     elif len(steps) > 1:
-        print(_ladder_table(results))
+        print(ladder_table(results))
     return 0 if all(r.passed for r in results) else 1
 
 
