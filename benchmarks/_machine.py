@@ -99,3 +99,23 @@ def maxrss_kib() -> int:
     """Peak resident set size of this process, KiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS, KiB on Linux
+
+
+def run_header(script: str) -> dict[str, Any]:
+    """What every recorded result starts with: machine, commit, date and the command."""
+    return {
+        "machine": machine_info(),
+        "commit": git_commit(),
+        "date": _dt.date.today().isoformat(),
+        "command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]),
+    }
+
+
+def write_results(header: dict[str, Any], table: str, rows: list, markdown=None, json_path=None):
+    """Write a benchmark's Markdown table (after its command) and its JSON rows, if asked."""
+    import json
+
+    if markdown:
+        Path(markdown).write_text(f"Command: `{header['command']}`\n\n{table}")
+    if json_path:
+        Path(json_path).write_text(json.dumps({**header, "rows": rows}, indent=2))
