@@ -38,7 +38,7 @@
 # network, fewer training samples and fewer epochs, so that it finishes in seconds (the
 # test suite uses it). Without it, the tutorial trains the configuration of the model
 # shipped with spatialsnn (`models/timing-spatial.toml`); the whole tutorial then took
-# about 11 s on the project's 2-core development machine. Every random step is seeded.
+# about 35 s on the project's 2-core development machine. Every random step is seeded.
 
 # %%
 import os
@@ -176,7 +176,10 @@ plt.show()
 # `lr`) and a separate Adam on the positions, with `position_lr` in µm per step
 # (100 µm = 1 ms of delay at this velocity). During training the delays are
 # *interpolated* between neighbouring steps, so their gradient is exact; for evaluation
-# they are rounded as Brian2 rounds them. The fast mode uses a smaller network and a
+# they are rounded as Brian2 rounds them. The neurons have a 2 ms refractory period and
+# a rate regulariser keeps them below 50 spikes/s: without these the network learns to
+# rely on the 1 ms grid and loses the task when simulated at a finer step (see the
+# training guide, "Training for transfer"). The fast mode uses a smaller network and a
 # larger weight learning rate so that a few epochs suffice.
 #
 # `Trainer` builds its network from the configuration's seed: the same initial positions
@@ -194,11 +197,13 @@ config = TrainConfig(
     dims=2,
     velocity=100.0,
     max_delay=100.0,
-    epochs=8 if FAST else 20,
+    epochs=8 if FAST else 40,
     batch_size=32,
     lr=1e-2 if FAST else 3e-3,
     position_lr=100.0,
-    patience=0 if FAST else 6,
+    patience=0 if FAST else 8,
+    refractory=2.0,  # ms (the default)
+    rate_reg=1e-5,  # keep hidden rates within rate_range (the default, 0-50 spikes/s)
     model_kwargs=dict(init_extent=2000.0),
 )
 trainer = Trainer(config, progress=False)

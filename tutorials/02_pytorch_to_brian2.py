@@ -32,7 +32,7 @@
 #
 # `SPATIALSNN_TUTORIAL_FAST=1` trains a smaller network for fewer epochs and simulates
 # fewer test samples, so the tutorial finishes in seconds; without it, the whole
-# tutorial took about 16 s on the project's 2-core development machine. Brian2 runs on
+# tutorial took about 34 s on the project's 2-core development machine. Brian2 runs on
 # its default *runtime* device with the `numpy` code-generation target: nothing is
 # compiled, which is the quickest start for small networks.
 

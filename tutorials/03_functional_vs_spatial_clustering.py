@@ -38,7 +38,7 @@
 # `SPATIALSNN_TUTORIAL_FAST=1` trains smaller networks for fewer epochs and uses fewer
 # permutations and null draws, so the whole tutorial runs in seconds; its numbers are
 # then noisy and mostly illustrate the code. Without it, the statistics use 1000
-# permutations, and the whole tutorial took about 23 s on the project's 2-core
+# permutations, and the whole tutorial took about 45 s on the project's 2-core
 # development machine.
 
 # %%
