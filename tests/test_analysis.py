@@ -285,3 +285,18 @@ def test_connectivity_dims_units_and_analyze_is_seeded():
     assert float(m1["accuracy"]) == pytest.approx(A.accuracy(model, (x, y)))
     assert m1["tuning"].dims == ("neuron", "class")
     assert act["binned_count"].sizes["time"] == 5
+
+
+def test_analyze_reports_mean_and_busiest_rates_in_spikes_per_second():
+    import spatialsnn
+
+    model = spatialsnn.SpatialSNN(n_in=6, n_hidden=12, n_out=3, seed=1, w_in_mean=0.6)
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(9, 25, 6, generator=g) < 0.2).to(torch.uint8)
+    y = torch.arange(9) % 3
+    m, act = A.analyze(model, (x, y), seeds=1, n_perm=5, n_null=1, prune_fractions=None)
+    per_neuron = act["count"].mean("sample") / 0.025  # 25 steps of 1 ms per trial
+    assert float(per_neuron.max()) > float(per_neuron.mean()) > 0
+    assert float(m["mean_rate"]) == pytest.approx(float(per_neuron.mean()))
+    assert float(m["max_rate"]) == pytest.approx(float(per_neuron.max()))
+    assert m["max_rate"].attrs["units"] == "Hz"

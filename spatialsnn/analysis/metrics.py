@@ -33,6 +33,7 @@ SCALARS = {
     "mantel_p": "1",
     "position_r2": "1",
     "mean_rate": "Hz",
+    "max_rate": "Hz",
 }
 
 
@@ -143,7 +144,14 @@ def analyze(
         man = functional.mantel(conn["distance"], sim, n_perm=n_perm, seed=seed)
         out["mantel_r"], out["mantel_p"] = man["r"], man["p"]
         out["mantel_r"].attrs["long_name"] = "Spearman r(distance, count correlation)"
-        out["mean_rate"] = xr.DataArray(float(activity["rate"].mean()), attrs={"units": "Hz"})
+        per_neuron = activity["rate"].mean("sample")  # spikes/s, averaged over the samples
+        out["mean_rate"] = xr.DataArray(
+            float(per_neuron.mean()), attrs={"units": "Hz", "long_name": "mean hidden rate"}
+        )
+        out["max_rate"] = xr.DataArray(
+            float(per_neuron.max()),
+            attrs={"units": "Hz", "long_name": "rate of the busiest hidden neuron"},
+        )
         if "rsta" in activity:
             out["activity_preferred_position"] = tonotopy.preferred_positions(
                 activity["rsta"].transpose("neuron", "channel"), pos
