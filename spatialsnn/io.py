@@ -246,6 +246,8 @@ def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
         missing variable, wrong shape, non-finite values, non-positive velocity.
     """
     path = Path(path)
+    if path.is_dir():
+        raise _fail(path, "is a directory, not a model file")
     if not path.is_file():
         raise _fail(path, "no such file")
     try:

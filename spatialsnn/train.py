@@ -11,215 +11,31 @@ single-process gradient of the same global batch.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from spatialsnn.data import TASKS, SpikeDataset
-from spatialsnn.loss import SNNLoss
+from spatialsnn.config import TrainConfig
+from spatialsnn.data import SpikeDataset
 from spatialsnn.model import CONDITIONS, SpatialSNN
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "evaluate", "load_datasets", "train"]
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (stored in the model file as JSON).
-
-    Units: ms, µm, µm/ms. Learning rates of positions are in µm per step of Adam,
-    of free delays in ms per step.
-
-    Attributes
-    ----------
-    task : str
-        ``"timing"`` or ``"randman"`` (synthetic, see :func:`spatialsnn.data.make_task`),
-        or ``"shd"``/``"ssc"`` (Heidelberg spiking datasets).
-    task_params : dict
-        Parameters of a synthetic task (e.g. ``{"n_train": 512}``).
-    data_path : str or None
-        Directory or file of the SHD/SSC data (None: download into the cache).
-    data_seed : int
-        Seed of a synthetic task.
-    seed : int
-        Seed of the initialisation, shuffling and augmentation.
-    condition : str
-        One of :data:`spatialsnn.CONDITIONS`: ``spatial``, ``spatial+cost``, ``free``,
-        ``none``.
-    n_hidden, dims : int
-        Hidden population size and dimension of space.
-    velocity, dt, max_delay, tau_mem, tau_syn : float
-        Model parameters (µm/ms, ms).
-    refractory : float
-        Absolute refractory period of the hidden neurons, ms. The default, 2 ms, is
-        what makes trained networks keep their accuracy at finer simulation steps
-        (docs/training.md, "Training for transfer"); 0 is the paper's model (none).
-        See :class:`~spatialsnn.SpatialSNN`.
-    epochs, batch_size : int
-        Maximum number of epochs; global batch size.
-    lr : float
-        Adam learning rate of the weights.
-    position_lr : float or None
-        Adam learning rate of positions in µm; None: ``1.0 * velocity`` (one ms of
-        delay per step, for short runs; the paper used 0.05 ms-units per step over
-        hundreds of SHD epochs).
-    delay_lr : float
-        Adam learning rate of free delays, ms.
-    spike_reg, nu, l1 : float
-        Spike-count regulariser weight and target (spikes per neuron per trial; the
-        paper's), L1 weight on recurrent weights.
-    rate_reg : float
-        Weight of the firing-rate regulariser (:func:`spatialsnn.loss.rate_penalty`),
-        per (spikes/s)²; 0 disables it. The default 1e-5 keeps the timing task's
-        networks near 45 spikes/s instead of ~180 (docs/training.md).
-    rate_range : list of two floats
-        ``[low, high]``: hidden firing rates inside this range, spikes/s, are free;
-        outside it each neuron's batch-mean rate is pulled back quadratically.
-    train_substeps : list of int
-        Each training batch is simulated on a grid ``k`` times finer than ``dt``, ``k``
-        drawn (seeded) from this list; ``[1]`` trains at ``dt`` only. Evaluation and
-        early stopping stay at ``dt``. Training across steps makes the learned function
-        a property of the continuous-time network rather than of the ``dt`` grid
-        (docs/training.md, "Training for transfer").
-    connection_cost, cost_exponent, cost_into_positions, communicability_cost
-        Wiring-cost regularisers; ``None`` takes the condition's preset.
-    patience : int
-        Early stopping: stop after this many epochs without a better validation
-        accuracy (0 disables); the best model is kept.
-    val_fraction : float
-        Fraction of the training split held out for early stopping.
-    augment : dict or None
-        Augmentation configuration (see :class:`spatialsnn.data.Augment`); ``{}``
-        means the paper's settings (channel shift ±40 and same-class blend), None
-        disables augmentation.
-    readout, delay_mode, backend : str
-        Passed to :class:`~spatialsnn.SpatialSNN`.
-    init : {"auto", "paper"}
-        Input-weight initialisation: ``"paper"`` uses Normal(0.03, 0.01) (made for
-        SHD's 700 busy channels); ``"auto"`` scales the mean (and standard deviation)
-        to ``6 / m``, with ``m`` the mean number of input spikes a neuron receives
-        within one membrane time constant in the training data, which reproduces the
-        paper's 0.03 on SHD and keeps sparse tasks spiking.
-    dtype : {"float32", "float64"}
-        Floating-point type of the parameters and the simulation.
-    model_kwargs : dict
-        Further keyword arguments for :class:`~spatialsnn.SpatialSNN` (e.g. weight
-        initialisation).
-    """
-
-    task: str = "timing"
-    task_params: dict[str, Any] = field(default_factory=dict)
-    data_path: str | None = None
-    data_seed: int = 0
-    seed: int = 0
-    condition: str = "spatial"
-    n_hidden: int = 48
-    dims: int = 2
-    velocity: float = 100.0
-    dt: float = 1.0
-    max_delay: float = 100.0
-    tau_mem: float = 20.0
-    tau_syn: float = 5.0
-    refractory: float = 2.0
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    position_lr: float | None = None
-    delay_lr: float = 0.05
-    spike_reg: float = 0.0
-    nu: float = 1.0
-    l1: float = 0.0
-    rate_reg: float = 1e-5
-    rate_range: list[float] = field(default_factory=lambda: [0.0, 50.0])
-    train_substeps: list[int] = field(default_factory=lambda: [1])
-    connection_cost: float | None = None
-    cost_exponent: int | None = None
-    cost_into_positions: bool = True
-    communicability_cost: float = 0.0
-    patience: int = 10
-    val_fraction: float = 0.1
-    augment: dict[str, Any] | None = None
-    readout: str = "exp_mean"
-    delay_mode: str = "interpolate"
-    backend: str = "auto"
-    init: str = "auto"
-    dtype: str = "float32"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.task not in (*TASKS, "shd", "ssc"):
-            raise ValueError(f"unknown task {self.task!r}; choose one of {(*TASKS, 'shd', 'ssc')}")
-        if self.condition not in CONDITIONS:
-            raise ValueError(
-                f"condition must be one of {tuple(CONDITIONS)}, got {self.condition!r}"
-            )
-        for name in ("epochs", "batch_size", "n_hidden", "dims"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.init not in ("auto", "paper"):
-            raise ValueError(f"init must be 'auto' or 'paper', got {self.init!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if not (self.refractory >= 0 and math.isfinite(self.refractory)):
-            raise ValueError(
-                f"refractory must be a finite number of ms >= 0, got {self.refractory}"
-            )
-        if not (self.rate_reg >= 0 and math.isfinite(self.rate_reg)):
-            raise ValueError(f"rate_reg must be a finite number >= 0, got {self.rate_reg}")
-        rr = list(self.rate_range)
-        if len(rr) != 2 or not all(math.isfinite(v) for v in rr) or not 0 <= rr[0] <= rr[1]:
-            raise ValueError(
-                f"rate_range must be [low, high] spikes/s with 0 <= low <= high, got {rr}"
-            )
-        self.rate_range = [float(v) for v in rr]
-        subs = list(self.train_substeps)
-        if not subs or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in subs):
-            raise ValueError(
-                f"train_substeps must be a non-empty list of positive integers, got {subs}"
-            )
-        self.train_substeps = subs
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, refusing unknown keys with one clear message."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(unknown)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict of all fields."""
-        return dataclasses.asdict(self)
-
-    def loss(self) -> SNNLoss:
-        """The loss of this configuration (condition presets filled in)."""
-        preset = CONDITIONS[self.condition]["loss"]
-        return SNNLoss(
-            spike_reg=self.spike_reg,
-            nu=self.nu,
-            l1=self.l1,
-            connection_cost=preset.get("connection_cost", 0.0)
-            if self.connection_cost is None
-            else self.connection_cost,
-            cost_exponent=preset.get("cost_exponent", 1)
-            if self.cost_exponent is None
-            else self.cost_exponent,
-            cost_into_positions=self.cost_into_positions,
-            communicability_cost=self.communicability_cost,
-            rate_reg=self.rate_reg,
-            rate_range=tuple(self.rate_range),
-        )
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "check_output_path",
+    "evaluate",
+    "load_datasets",
+    "train",
+]
 
 
 @dataclass
@@ -609,6 +425,8 @@ def train(
 
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    if out is not None:
+        check_output_path(out)  # before any data is loaded or trained on
     trainer = Trainer(config, train_data, test_data, progress=progress)
     ckpt = None
     if out is not None:
@@ -624,6 +442,31 @@ def train(
         if ckpt is not None and ckpt.exists():
             ckpt.unlink()
     return result
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Refuse a model-file path that could not be written, before any work is done.
+
+    The path must not be a directory, and its directory must exist or be creatable and
+    be writable (the model file and its checkpoint are written there atomically).
+
+    Raises
+    ------
+    ValueError
+        Naming the path and the problem.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"--out {path} is a directory; give the model file's path, e.g. {path}/model.nc"
+        )
+    parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ValueError(f"--out {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: cannot write in {existing} (permission denied)")
+    return path
 
 
 def config_from_file(path: str | os.PathLike) -> dict[str, Any]:

@@ -36,6 +36,7 @@ API_MODULES = (
     "spatialsnn.readout",
     "spatialsnn.loss",
     "spatialsnn.ops",
+    "spatialsnn.config",
     "spatialsnn.train",
     "spatialsnn.data",
     "spatialsnn.io",

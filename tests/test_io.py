@@ -325,6 +325,11 @@ def test_missing_file_is_refused(tmp_path):
     _refused(tmp_path / "nowhere.nc", "no such file")
 
 
+def test_directory_is_refused_as_a_directory(tmp_path):
+    (tmp_path / "model.nc").mkdir()
+    _refused(tmp_path / "model.nc", "is a directory, not a model file")
+
+
 def test_non_hdf5_file_is_refused(tmp_path):
     path = tmp_path / "noise.nc"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
