@@ -293,28 +293,22 @@ def check_config(c: TrainConfig) -> None:
     allowed = set(inspect.signature(SpatialSNN).parameters) - set(_SET_BY_CONFIG)
     unknown = sorted(set(c.model_kwargs) - allowed)
     if unknown:
+        own = [k for k in unknown if k in _SET_BY_CONFIG]
+        why = f"set by the configuration itself: {', '.join(own)}; " if own else ""
         raise ValueError(
-            f"model_kwargs: {', '.join(unknown)} cannot be set there (the configuration sets "
-            f"{', '.join(k for k in unknown if k in _SET_BY_CONFIG) or 'none of them'}; "
-            f"allowed: {', '.join(sorted(allowed))})"
+            f"model_kwargs: {', '.join(unknown)} cannot be set there ({why}allowed: "
+            f"{', '.join(sorted(allowed))})"
         )
 
 
 def _check_task_params(c: TrainConfig) -> None:
     """Task parameters the chosen task takes, with integer sizes where sizes are meant."""
     if c.task in FILE_TASKS:
-        unknown = sorted(set(c.task_params) - set(FILE_TASK_PARAMS))
-        if unknown:
-            raise ValueError(
-                f"task {c.task!r} does not take the task parameter(s) {', '.join(unknown)} "
-                f"(it takes {', '.join(FILE_TASK_PARAMS)}; synthetic tasks take n_train, ...)"
-            )
-        for name, value in c.task_params.items():
-            _integer(f"task_params.{name}", value, 1)
-        return
-    from spatialsnn.data.synthetic import _DEFAULTS
+        known: dict[str, Any] = {name: 1 for name in FILE_TASK_PARAMS}  # sizes
+    else:
+        from spatialsnn.data.synthetic import _DEFAULTS
 
-    known = _DEFAULTS[c.task]
+        known = _DEFAULTS[c.task]
     unknown = sorted(set(c.task_params) - set(known))
     if unknown:
         raise ValueError(
@@ -323,6 +317,6 @@ def _check_task_params(c: TrainConfig) -> None:
         )
     for name, value in c.task_params.items():
         if isinstance(known[name], int):
-            _integer(f"task_params.{name}", value, 0 if name in ("jitter",) else 1)
+            _integer(f"task_params.{name}", value, 0 if name == "jitter" else 1)
         else:
             _number(f"task_params.{name}", value, units="", low=0.0, strict=False)
