@@ -156,8 +156,7 @@ class SNNLoss:
             Each term's value (detached), including ``"cross_entropy"``.
         """
         ce = F.cross_entropy(output.logits, labels)
-        duration = output.hidden_spikes.shape[1] * output.dt  # ms
-        reg, parts = self.penalties(model, output.hidden_spikes.sum(1).mean(0), duration)
+        reg, parts = self.penalties(model, output.hidden_spikes.sum(1).mean(0), output.duration)
         return ce + reg, {"cross_entropy": float(ce.detach()), **parts}
 
     def penalties(

@@ -63,10 +63,14 @@ class SNNOutput:
     output_voltage: Tensor
     dt: float
 
+    @property
+    def duration(self) -> float:
+        """Simulated time of one sample, ms (``time * dt``, whatever the substeps)."""
+        return self.hidden_spikes.shape[1] * self.dt
+
     def rates(self) -> Tensor:
         """Mean firing rate of each hidden neuron over the batch, spikes/s, shape (n_hidden,)."""
-        duration_s = self.hidden_spikes.shape[1] * self.dt * 1e-3
-        return self.hidden_spikes.detach().sum(1).mean(0) / duration_s
+        return self.hidden_spikes.detach().sum(1).mean(0) / (self.duration * 1e-3)
 
 
 def _names_of_space(dims: int) -> list[str]:

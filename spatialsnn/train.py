@@ -292,17 +292,13 @@ class Trainer:
             x, y = self.train_data.x[idx], self.train_data.y[idx]
             if self.augment is not None:  # cheaper on the uint8 counts
                 x = self.augment(x, y, generator=aug_gen)
-            k = (
-                subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]
-                if len(subs) > 1
-                else subs[0]
-            )
+            k = subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]  # own generator
             out = module(x.to(model.w_in.dtype), substeps=k)
             # sum of per-sample losses / global batch, times world size: DDP's gradient
             # average then equals the single-process gradient of the global batch.
             ce_sum = F.cross_entropy(out.logits, y, reduction="sum")
             loss = ce_sum / n_global * self.world
-            loss = loss + self._regularisers(out, n_global, x.shape[1] * model.dt)
+            loss = loss + self._regularisers(out, n_global)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -318,18 +314,15 @@ class Trainer:
             bar.close()
         return {"loss": loss_sum / n_total, "accuracy": correct / n_total}
 
-    def _regularisers(self, out, n_global: int, duration: float) -> torch.Tensor:
-        """Regularisers, with the spike count averaged over the global batch.
-
-        ``duration``: of one trial, ms.
-        """
+    def _regularisers(self, out, n_global: int) -> torch.Tensor:
+        """Regularisers, with the spike count averaged over the global batch."""
         counts = out.hidden_spikes.sum((0, 1))
         if self.world > 1 and (self.loss_fn.spike_reg or self.loss_fn.rate_reg):
             from torch.distributed.nn.functional import all_reduce
 
             # autograd-aware: the backward sums the ranks' gradients, DDP then averages
             counts = all_reduce(counts)
-        total, _ = self.loss_fn.penalties(self.model, counts / n_global, duration)
+        total, _ = self.loss_fn.penalties(self.model, counts / n_global, out.duration)
         return total
 
     def fit(self, checkpoint: Path | None = None) -> TrainResult:
@@ -458,14 +451,14 @@ def check_output_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.is_dir():
         raise ValueError(
-            f"--out {path} is a directory; give the model file's path, e.g. {path}/model.nc"
+            f"output {path} is a directory; give the model file's path, e.g. {path}/model.nc"
         )
     parent = path.parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
     if not existing.is_dir():
-        raise ValueError(f"--out {path}: {existing} is not a directory")
+        raise ValueError(f"output {path}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {path}: cannot write in {existing} (permission denied)")
+        raise ValueError(f"output {path}: cannot write in {existing} (permission denied)")
     return path
 
 
