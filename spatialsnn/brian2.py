@@ -365,15 +365,15 @@ def build_network(
     b2.defaultclock.dt = dt_ms * ms
     clock = b2.defaultclock
     positions = "".join(f"{c} : metre (constant)\n" for c in space)
-    neuron = "dv/dt = (I - v)/tau_mem : 1\n" + (
-        "dI/dt = -I/tau_mem : 1\n" if same_tau else "dI/dt = -I/tau_syn : 1\n"
-    )
+    v_eq = "dv/dt = (I - v)/tau_mem : 1"
+    i_eq = "dI/dt = -I/tau_mem : 1" if same_tau else "dI/dt = -I/tau_syn : 1"
+    neuron = f"{v_eq}\n{i_eq}\n"
 
     refractory = {}
     hidden_eqs = neuron
     if t_ref > 0:  # held at the reset value (unless refractory), threshold off meanwhile
         refractory = {"refractory": t_ref * ms}
-        hidden_eqs = neuron.replace(": 1\n", ": 1 (unless refractory)\n", 1)
+        hidden_eqs = f"{v_eq} (unless refractory)\n{i_eq}\n"
     hidden = b2.NeuronGroup(
         n_copies * n_hid,
         hidden_eqs + positions,
