@@ -31,6 +31,7 @@ from torch import Tensor
 
 __all__ = [
     "LIFCoefficients",
+    "equal_time_constants",
     "lif_coefficients",
     "refractory_steps",
     "spike_surrogate",
@@ -57,6 +58,24 @@ class LIFCoefficients:
     gamma: float
 
 
+def equal_time_constants(tau_mem: float, tau_syn: float) -> bool:
+    """Whether the twin treats ``tau_mem == tau_syn`` as the degenerate case (rel. 1e-9).
+
+    Parameters
+    ----------
+    tau_mem, tau_syn : float
+        Time constants, ms.
+
+    Returns
+    -------
+    bool
+        True where the propagator uses the limit ``gamma = (dt/tau) exp(-dt/tau)``, and
+        where the Brian2 export writes ``I``'s decay with ``tau_mem`` (Brian2's exact
+        solver would otherwise divide by ``tau_mem - tau_syn = 0``).
+    """
+    return math.isclose(tau_mem, tau_syn, rel_tol=1e-9)
+
+
 def lif_coefficients(dt: float, tau_mem: float, tau_syn: float) -> LIFCoefficients:
     """Exact one-step propagator coefficients.
 
@@ -74,7 +93,7 @@ def lif_coefficients(dt: float, tau_mem: float, tau_syn: float) -> LIFCoefficien
             raise ValueError(f"{name} must be a positive finite number of ms, got {value}")
     alpha = math.exp(-dt / tau_mem)
     beta = math.exp(-dt / tau_syn)
-    if math.isclose(tau_mem, tau_syn, rel_tol=1e-9):
+    if equal_time_constants(tau_mem, tau_syn):
         gamma = dt / tau_mem * alpha
     else:
         gamma = tau_syn / (tau_syn - tau_mem) * (beta - alpha)

@@ -532,6 +532,24 @@ def test_refractory_network_identical_at_the_training_step_and_finer(refractory,
     assert s["agreement"]["n_spikes_twin"] < without["agreement"]["n_spikes_twin"]
 
 
+def test_equal_time_constants_with_a_refractory_period():
+    # Brian2's exact solution of (unless refractory) is 0/0 with equal time constants;
+    # the export holds v at the reset value another way (spatialsnn.brian2.network).
+    from spatialsnn.validate import ValidationData, validate
+
+    model = random_model(n_hidden=30, seed=7)
+    config = {**model.config(), "tau_syn": model.hparams["tau_mem"]}
+    equal = {r: SpatialSNN(**{**config, "refractory": r}) for r in (0.0, 3.0)}
+    for m in equal.values():
+        m.load_state_dict(model.state_dict())
+    x = poisson(4, 60, 20, seed=7)
+    data = ValidationData(x, None, 1.0, "poisson", {}, np.arange(4))
+    runs = {r: validate(m.double().eval(), data, batch=4).summary for r, m in equal.items()}
+    assert runs[3.0]["agreement"]["identical_samples"] == 4, runs[3.0]["agreement"]
+    spikes = {r: s["agreement"]["n_spikes_twin"] for r, s in runs.items()}
+    assert 100 < spikes[3.0] < spikes[0.0]  # the period is active
+
+
 def test_refractory_is_brian2s_own_mechanism():
     import brian2 as b2
 
