@@ -1,17 +1,13 @@
-"""``spatialsnn validate`` / ``spatialsnn export``: data, comparisons, exit codes, scripts."""
+"""``spatialsnn validate``: data, comparisons, criteria, exit codes (export: test_export.py)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from helpers import PAPER_MODEL, SHIPPED_MODEL, TASK, run_cli, small_model
 
 import spatialsnn
 from spatialsnn.data import make_task
@@ -24,54 +20,6 @@ from spatialsnn.validate import (
     spike_agreement,
     upsample_counts,
 )
-
-
-def run_cli(argv: list[str]) -> int:
-    """``spatialsnn <argv>``: through spatialsnn.cli once wired, else the same handling."""
-    from spatialsnn.commands import MODULES, CommandError
-
-    if "validate" in MODULES and "export" in MODULES:
-        from spatialsnn.cli import main
-
-        try:
-            return main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            return int(exc.code)
-    from spatialsnn.commands import export as export_cmd
-    from spatialsnn.commands import validate as validate_cmd
-
-    parser = argparse.ArgumentParser(prog="spatialsnn")
-    sub = parser.add_subparsers(dest="command", required=True)
-    validate_cmd.register(sub)
-    export_cmd.register(sub)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code)
-    try:
-        return int(args.func(args))
-    except CommandError as err:
-        print(f"spatialsnn {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-TASK = dict(n_train=16, n_test=12, noise=0.03, n_steps=80, max_interval=40)
-
-
-def small_model(seed: int = 1) -> spatialsnn.SpatialSNN:
-    """16 inputs (the timing task) -> 24 recurrent -> 4, weights that make it spike."""
-    return spatialsnn.SpatialSNN(
-        16,
-        24,
-        4,
-        velocity=20.0,
-        seed=seed,
-        init_extent=100.0,
-        w_in_mean=0.6,
-        w_in_std=0.2,
-        w_rec_std=0.35,
-        w_out_std=0.3,
-    )
 
 
 @pytest.fixture
@@ -256,15 +204,6 @@ def test_not_a_model_file_exits_2(tmp_path, capsys):
     assert "not a spatialsnn model file" in capsys.readouterr().err
 
 
-def test_export_bad_input_exits_2(tmp_path, capsys):
-    assert (
-        run_cli(["export", str(tmp_path / "missing.nc"), "--brian2-script", str(tmp_path / "n.py")])
-        == 2
-    )
-    assert "no such file" in capsys.readouterr().err
-    assert not (tmp_path / "n.py").exists()
-
-
 # ---------------------------------------------------------------- end to end (Brian2)
 
 
@@ -328,103 +267,6 @@ def test_validate_cli_exits_1_when_brian2_disagrees(model_file, monkeypatch, cap
     assert "FAIL: identical spike trains in 0/5 samples" in out
 
 
-ISOLATED_RUNNER = """
-import importlib.abc, runpy, sys
-sys.path.extend({paths!r})
-
-class NoSpatialsnn(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in ("spatialsnn", "torch"):
-            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked)")
-        return None
-
-sys.meta_path.insert(0, NoSpatialsnn())
-try:
-    import spatialsnn  # noqa: F401
-except ModuleNotFoundError:
-    pass
-else:
-    raise SystemExit("spatialsnn is importable in the isolated environment")
-sys.argv = {argv!r}
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
-def run_isolated(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run a script with ``python -I -S`` plus site-packages, spatialsnn not importable."""
-    import brian2
-
-    paths = sorted({str(Path(brian2.__file__).parent.parent), str(Path(np.__file__).parent.parent)})
-    code = ISOLATED_RUNNER.format(paths=paths, argv=[str(script), *args])
-    return subprocess.run(
-        [sys.executable, "-I", "-S", "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.mark.brian2
-def test_exported_script_runs_without_spatialsnn(model_file, tmp_path):
-    out_dir = tmp_path / "export"
-    code = run_cli(
-        ["export", str(model_file), "--brian2-script", str(out_dir / "net.py"), "--samples", "3"]
-    )
-    assert code == 0
-    script, data = out_dir / "net.py", out_dir / "net.npz"
-    source = script.read_text()
-    assert "import spatialsnn" not in source and "torch" not in source
-    assert "sqrt((x_pre - x_post)**2 + (y_pre - y_post)**2) / velocity" in source
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    proc = run_isolated(script, "--out", str(work / "res.npz"), cwd=work)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "sample 2:" in proc.stdout and "accuracy:" in proc.stdout
-    # the script's network reproduces the twin on the exported samples
-    with np.load(data) as f:
-        counts = f["counts"]
-    assert counts.shape == (3, 80, 16)
-    model = spatialsnn.load(model_file).double().eval()
-    with torch.no_grad():
-        twin = model(torch.from_numpy(counts.astype(np.float64)))
-    with np.load(work / "res.npz") as res:
-        np.testing.assert_array_equal(res["hidden_spikes"], twin.hidden_spikes.numpy() > 0.5)
-        np.testing.assert_allclose(res["logits"], twin.logits.numpy(), atol=1e-12)
-    assert twin.hidden_spikes.sum() > 20
-
-
-@pytest.mark.brian2
-@pytest.mark.slow
-def test_exported_script_cpp_standalone(model_file, tmp_path):
-    out_dir = tmp_path / "export"
-    assert (
-        run_cli(
-            [
-                "export",
-                str(model_file),
-                "--brian2-script",
-                str(out_dir / "net.py"),
-                "--samples",
-                "2",
-            ]
-        )
-        == 0
-    )
-    runtime = run_isolated(out_dir / "net.py", "--out", str(tmp_path / "a.npz"), cwd=tmp_path)
-    standalone = run_isolated(
-        out_dir / "net.py",
-        "--device",
-        "cpp_standalone",
-        "--out",
-        str(tmp_path / "b.npz"),
-        cwd=tmp_path,
-    )
-    assert runtime.returncode == 0 and standalone.returncode == 0, standalone.stderr[-2000:]
-    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
-        np.testing.assert_array_equal(a["hidden_spikes"], b["hidden_spikes"])
-
-
 def test_load_data_reads_an_shd_layout_file(tmp_path):
     from spatialsnn.data.shd import read_spike_file, write_shd_like
 
@@ -440,9 +282,6 @@ def test_load_data_reads_an_shd_layout_file(tmp_path):
 
 
 # ----------------------------------------------------------------- transfer
-
-
-PAPER_MODEL = Path(__file__).resolve().parent.parent / "models" / "timing-paper.nc"
 
 
 @pytest.mark.brian2
@@ -494,9 +333,6 @@ def test_faithful_runs_the_training_step_and_the_fine_ladder(model_file, capsys)
     assert run_cli(["validate", str(model_file), "--faithful", "--dt", "0.5"]) == 2
 
 
-SHIPPED_MODEL = PAPER_MODEL.with_name("timing-spatial.nc")
-
-
 @pytest.mark.brian2
 def test_shipped_model_keeps_its_accuracy_at_a_fine_step(capsys):
     """The shipped model (refractory period, rates in range) passes the transfer check."""
@@ -508,35 +344,3 @@ def test_shipped_model_keeps_its_accuracy_at_a_fine_step(capsys):
     assert s["agreement"]["identical_samples"] == 48
     assert s["rates"]["brian2"]["mean_hz"] <= 50
     assert s["model"]["config"]["refractory"] == 2.0
-
-
-@pytest.mark.brian2
-def test_exported_script_has_the_refractory_period_at_any_step(tmp_path):
-    train, _ = make_task("timing", seed=3, **TASK)
-    model = spatialsnn.SpatialSNN(**{**small_model().config(), "refractory": 2.0})
-    model.load_state_dict(small_model().state_dict())
-    path = tmp_path / "ref.nc"
-    spatialsnn.save(model, path, training_config={"data": train.info})
-    out_dir = tmp_path / "export"
-    assert run_cli(["export", str(path), "--brian2-script", str(out_dir / "net.py"),
-                    "--samples", "3"]) == 0  # fmt: skip
-    source = (out_dir / "net.py").read_text()
-    assert "refractory period 2 ms" in source
-    with np.load(out_dir / "net.npz") as f:
-        counts = f["counts"]
-    twin = model.double().eval()
-    for dt, substeps in ((1.0, 1), (0.25, 4)):
-        res_file = tmp_path / f"res{substeps}.npz"
-        proc = run_isolated(out_dir / "net.py", "--dt", str(dt), "--out", str(res_file),
-                            cwd=tmp_path)  # fmt: skip
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        with torch.no_grad():
-            ref = twin(torch.from_numpy(counts.astype(np.float64)), substeps=substeps)
-        with np.load(res_file) as res:
-            np.testing.assert_array_equal(res["hidden_spikes"], ref.hidden_spikes.numpy() > 0.5)
-        assert ref.hidden_spikes.sum() > 20
-    # the period is active: without it the twin fires more
-    free = small_model().double().eval()
-    with torch.no_grad():
-        x = torch.from_numpy(counts.astype(np.float64))
-        assert free(x).hidden_spikes.sum() > twin(x).hidden_spikes.sum()

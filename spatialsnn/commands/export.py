@@ -1,9 +1,11 @@
-"""``spatialsnn export model.nc --brian2-script net.py``: a standalone Brian2 script.
+"""``spatialsnn export model.nc --brian2-script net.py``: a Brian2 script for this model.
 
-Writes ``net.py``, a readable Brian2 script that needs numpy and brian2 only, and
-``net.npz`` (or ``--data-file``) with the network's parameters and example input: the
-first ``--samples`` samples of the model's recorded data (or of ``--data``), or random
-Poisson input when the model records none. Run it with ``python net.py``.
+Writes ``net.py``, a Brian2 script generated for the model (its equations, groups,
+synapses and position-derived delays as literal Brian2 code; it needs brian2, numpy and
+xarray, not spatialsnn), ``net.nc``, a copy of the model file the script reads its
+parameters from, and ``net.npz`` (or ``--data-file``) with example input: the first
+``--samples`` samples of the model's recorded data (or of ``--data``), or random Poisson
+input when the model records none. Run it with ``python net.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument(
         "--data-file",
         metavar="NET.npz",
-        help="parameters and example input (default: the script's name with .npz)",
+        help="example input: counts, labels, dt (default: the script's name with .npz)",
     )
     p.add_argument(
         "--data",
@@ -72,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     except (ModelFileError, ValidationInputError) as err:
         raise CommandError(str(err)) from None
     try:
-        script, data_file = write_brian2_script(
-            model,
+        script, model_file, data_file = write_brian2_script(
+            args.model,  # the file itself, copied next to the script
             args.brian2_script,
             data_file=args.data_file,
             counts=data.x,
@@ -82,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except OSError as err:
         raise CommandError(f"cannot write {args.brian2_script}: {err}") from None
-    print(f"wrote {script} and {data_file} ({len(data.x)} samples of {data.description})")
+    print(
+        f"wrote {script}, {model_file} (the model) and {data_file} "
+        f"({len(data.x)} samples of {data.description})"
+    )
     print(f"run it with: python {script}")
     return 0
