@@ -23,7 +23,7 @@ from spatialsnn.geometry import (
 from spatialsnn.io import ModelFileError, load, save
 from spatialsnn.loss import SNNLoss
 from spatialsnn.model import CONDITIONS, SNNOutput, SpatialSNN
-from spatialsnn.readout import readout
+from spatialsnn.readouts import readout
 from spatialsnn.train import TrainConfig
 
 try:

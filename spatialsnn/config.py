@@ -236,7 +236,7 @@ def check_config(c: TrainConfig) -> None:
     from spatialsnn.model import SpatialSNN
     from spatialsnn.ops import BACKENDS
     from spatialsnn.ops._common import MODES
-    from spatialsnn.readout import READOUTS
+    from spatialsnn.readouts import READOUTS
 
     _choice("task", c.task, (*TASKS, *FILE_TASKS))
     _choice("condition", c.condition, tuple(CONDITIONS))

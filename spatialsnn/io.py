@@ -389,7 +389,12 @@ def load(path: str | os.PathLike, *, dtype: torch.dtype | None = None):
     Returns
     -------
     SpatialSNN
-        The network, in training mode, on the CPU.
+        The network on the CPU, in training mode, like any newly constructed
+        ``torch.nn.Module`` (the file stores parameters, not a mode): training can go on
+        from it directly. Call ``.eval()`` before simulating it as Brian2 does: in
+        evaluation mode delays are rounded to whole steps (``eval_delay_mode``, "round"),
+        in training mode they are interpolated (``delay_mode``). ``validate`` and
+        ``analyze`` switch to evaluation mode themselves.
 
     Raises
     ------

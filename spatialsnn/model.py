@@ -21,7 +21,7 @@ from spatialsnn import ops
 from spatialsnn.dynamics import lif_coefficients, refractory_steps
 from spatialsnn.geometry import delay_steps, delays_from_positions, report_clamp
 from spatialsnn.ops._common import check_mode
-from spatialsnn.readout import READOUTS, readout
+from spatialsnn.readouts import READOUTS, readout
 
 __all__ = ["CONDITIONS", "DELAY_KINDS", "SNNOutput", "SpatialSNN"]
 

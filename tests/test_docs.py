@@ -33,7 +33,7 @@ API_MODULES = (
     "spatialsnn.model",
     "spatialsnn.geometry",
     "spatialsnn.dynamics",
-    "spatialsnn.readout",
+    "spatialsnn.readouts",
     "spatialsnn.loss",
     "spatialsnn.ops",
     "spatialsnn.config",

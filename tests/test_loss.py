@@ -10,7 +10,7 @@ from spatialsnn.loss import (
     rate_penalty,
     spike_count_penalty,
 )
-from spatialsnn.readout import readout
+from spatialsnn.readouts import readout
 
 F64 = torch.float64
 

@@ -48,7 +48,7 @@ import torch
 import xarray as xr
 
 import spatialsnn
-from spatialsnn.brian2 import network_params, to_brian2
+from spatialsnn.brian2 import delay_expression, network_params, to_brian2
 from spatialsnn.data import dataset_from_info
 from spatialsnn.train import TrainConfig, train
 from spatialsnn.validate import load_data, spike_agreement, validate
@@ -137,11 +137,11 @@ print(f"{len(x)} samples of {x.shape[1]} steps; twin accuracy {np.mean(twin_pred
 net = to_brian2(twin, counts=x, n_copies=len(x))
 n_hidden = twin.hparams["n_hidden"]
 print("hidden positions:", net.hidden.x[:3], net.hidden.y[:3])
-print("recurrent delay expression: sqrt(...) / velocity with velocity =",
-      net.objects["namespace"]["velocity"])  # fmt: skip
+print("recurrent delay:", delay_expression(twin.space), "with velocity =",
+      net.namespace["velocity"])  # fmt: skip
 
 # Brian2's delays (copy 0) next to the twin's, synapse by synapse.
-pre, post = net.objects["synapses"]["hidden_hidden"]  # synapse order of copy 0
+pre, post = net.synapse_index["hidden_hidden"]  # synapse order of copy 0
 brian2_delay = np.asarray(net.hidden_hidden.delay[: len(pre)] / b2.ms)
 with torch.no_grad():
     twin_delay = twin.delays().numpy()[post, pre]  # the twin's matrix is [post, pre]

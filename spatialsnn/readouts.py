@@ -1,4 +1,8 @@
-"""Readouts: from the output membrane trace to class scores (docs/model.md)."""
+"""Readouts: from the output membrane trace to class scores (docs/model.md).
+
+The function :func:`readout` is also :func:`spatialsnn.readout`; the module is named in the
+plural so that it never hides the function.
+"""
 
 from __future__ import annotations
 
