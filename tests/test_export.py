@@ -94,6 +94,10 @@ def test_exported_script_reproduces_the_twin_for_every_kind_of_model(name, tmp_p
     variant = VARIANTS[name]
     train, _ = make_task("timing", seed=3, **TASK)
     model = small_model(**variant)
+    if model.rec_delay is not None:  # free delays of their own, some negative (act as 0)
+        with torch.no_grad():
+            g = torch.Generator().manual_seed(5)
+            model.rec_delay.copy_(torch.rand(model.rec_delay.shape, generator=g) * 14.0 - 2.0)
     path = tmp_path / f"{name}.nc"
     spatialsnn.save(model, path, training_config={"data": train.info})
     script, counts = export(path, tmp_path / "export", samples=4)
