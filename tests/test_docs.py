@@ -39,6 +39,7 @@ API_MODULES = (
     "spatialsnn.ops",
     "spatialsnn.config",
     "spatialsnn.train",
+    "spatialsnn.progress",
     "spatialsnn.data",
     "spatialsnn.io",
     "spatialsnn.summary",
