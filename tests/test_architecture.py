@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "brian2": {"dynamics", "io"},
     "export": {"brian2", "dynamics", "io"},
     "validate": {"brian2", "data", "geometry", "io", "model"},
-    "analysis": {"data", "geometry", "io", "model"},
+    "analysis": {"brian2", "data", "geometry", "io", "model"},
     "commands": {
         "analysis",
         "brian2",
@@ -55,7 +55,7 @@ ALLOWED: dict[str, set[str]] = {
 SOLE_IMPORTERS = {
     "brian2": "spatialsnn/brian2/",
     "brian2cuda": "spatialsnn/brian2/",
-    "matplotlib": "spatialsnn/analysis/plots.py",
+    "matplotlib": "spatialsnn/analysis/plots/",
 }
 
 
