@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,72 @@ def _rates(history: dict[str, list[float]], ds) -> dict[str, Any] | None:
     return None
 
 
+_DATA_NAMES = {
+    "shd": "Spiking Heidelberg Digits (SHD)",
+    "ssc": "Spiking Speech Commands (SSC)",
+}
+
+
+def _training_config(ds) -> dict[str, Any]:
+    import json
+
+    try:
+        tc = json.loads(ds.attrs.get("training_config") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return tc if isinstance(tc, dict) else {}
+
+
+def _task(tc: dict[str, Any]) -> str | None:
+    """What the model was trained on, in words; None when the file does not say."""
+    data = tc.get("data") if isinstance(tc.get("data"), dict) else {}
+    source = data.get("source")
+    parts = []
+    if data.get("n_steps") and data.get("dt"):
+        parts.append(f"{data['n_steps']} steps of {float(data['dt']):g} ms")
+    if data.get("n_channels"):
+        parts.append(f"{data['n_channels']} input channels")
+    if data.get("n_classes"):
+        parts.append(f"{data['n_classes']} classes")
+    shape = ", ".join(parts)
+    if source == "synthetic":
+        sizes = ""
+        if data.get("n_train") and data.get("n_test"):
+            sizes = f", {data['n_train']} training and {data['n_test']} test samples"
+        return (
+            f"synthetic '{data.get('task')}' task (spatialsnn.data.make_task, seed "
+            f"{data.get('seed')}{sizes}" + (f"; {shape}" if shape else "") + ")"
+        )
+    if source in _DATA_NAMES:
+        where = data.get("path") or tc.get("data_path") or "the download cache"
+        return f"{_DATA_NAMES[source]} from {where}" + (f" ({shape})" if shape else "")
+    if tc.get("task"):
+        return f"task '{tc['task']}' (data source not recorded)"
+    return None
+
+
+def _training(history: dict[str, list[float]], ds) -> dict[str, Any]:
+    """Task, best epoch, its accuracies and the training time; None where not recorded."""
+    tc = _training_config(ds)
+    best = int(tc.get("best_epoch", 0) or 0)
+
+    def at_best(name: str) -> float | None:
+        values = history.get(name) or []
+        value = values[best - 1] if 1 <= best <= len(values) else None
+        return None if value is None or np.isnan(value) else float(value)
+
+    seconds = [v for v in history.get("epoch_seconds", []) if not np.isnan(v)]
+    return {
+        "task": _task(tc),
+        "data": tc.get("data"),
+        "best_epoch": best or None,
+        "val_fraction": tc.get("val_fraction"),
+        "val_accuracy": at_best("val_accuracy"),
+        "test_accuracy": at_best("test_accuracy"),
+        "train_seconds": float(sum(seconds)) if seconds else None,
+    }
+
+
 def describe_file(path: str | os.PathLike) -> dict[str, Any]:
     """Summarise a model file as a JSON-serialisable dict.
 
@@ -66,7 +133,9 @@ def describe_file(path: str | os.PathLike) -> dict[str, Any]:
     -------
     dict
         Format, sizes, physical parameters (with units), delay statistics (ms and
-        rounded steps) and the training history.
+        rounded steps), ``training`` (task and data source, best epoch, validation and
+        test accuracy there, total training time in s; None for what the file does not
+        record) and the training history.
     """
     from spatialsnn.io import from_dataset
 
@@ -98,6 +167,7 @@ def describe_file(path: str | os.PathLike) -> dict[str, Any]:
             "refractory": {"value": cfg["refractory"], "units": "ms"},
         },
         "hidden_rate": _rates(history, ds),
+        "training": _training(history, ds),
         "recurrent_delay_ms": _stats(delays_ms),
         "recurrent_delay_steps": {
             **_stats(steps),
@@ -129,6 +199,12 @@ def format_description(desc: dict[str, Any]) -> str:
         f"{desc['file']}",
         f"  format            {desc['format']} (written by spatialsnn {desc['spatialsnn_version']},"
         f" {desc['created']})",
+        textwrap.fill(
+            _or_not_recorded((desc.get("training") or {}).get("task")),
+            width=100,
+            initial_indent="  trained on        ",
+            subsequent_indent=" " * 20,
+        ),
         f"  network           {s['n_in']} inputs -> {s['n_hidden']} hidden (recurrent) -> "
         f"{s['n_out']} outputs, {s['dims']}-D positions",
         f"  recurrent delays  {desc['delays']}"
@@ -144,6 +220,7 @@ def format_description(desc: dict[str, Any]) -> str:
         f"  delay (steps)     min {k['min']:.0f}  median {k['median']:.0f}  max {k['max']:.0f}"
         f"  clamped {k['n_clamped']}",
     ]
+    lines += _result_lines(desc.get("training") or {})
     rate = desc.get("hidden_rate")
     if rate is not None:
         busiest = "" if rate["max_hz"] is None else f", busiest neuron {rate['max_hz']:.1f}"
@@ -166,3 +243,40 @@ def format_description(desc: dict[str, Any]) -> str:
     else:
         lines.append("  history           none recorded")
     return "\n".join(lines)
+
+
+def _or_not_recorded(value: Any) -> str:
+    return "not recorded" if value is None else str(value)
+
+
+def _result_lines(training: dict[str, Any]) -> list[str]:
+    """Best epoch, its validation and test accuracy, and the training time."""
+    best = training.get("best_epoch")
+    val, test = training.get("val_accuracy"), training.get("test_accuracy")
+    fraction = training.get("val_fraction")
+    held_out = (
+        f" ({100 * fraction:g} % of the training samples, held out)"
+        if isinstance(fraction, (int, float)) and fraction > 0
+        else ""
+    )
+    seconds = training.get("train_seconds")
+    return [
+        "  best epoch        "
+        + (
+            "not recorded"
+            if best is None
+            else f"{best} (highest validation accuracy; its weights are the ones in this file)"
+        ),
+        "  accuracy          "
+        + (
+            "not recorded"
+            if val is None and test is None
+            else f"validation {_percent(val)}{held_out}, test {_percent(test)} (best epoch)"
+        ),
+        "  training time     "
+        + ("not recorded" if seconds is None else f"{seconds:.1f} s (sum of the epochs)"),
+    ]
+
+
+def _percent(value: float | None) -> str:
+    return "not recorded" if value is None else f"{100 * value:.1f} %"

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from spatialsnn.config import TrainConfig
 from spatialsnn.data import SpikeDataset
 from spatialsnn.model import CONDITIONS, SpatialSNN
+from spatialsnn.progress import batch_bar, epoch_line, kernel_notes, on_terminal
 
 __all__ = [
     "TrainConfig",
@@ -181,24 +182,25 @@ class Trainer:
         self.progress = progress and self.rank == 0
         spec = CONDITIONS[config.condition]["model"]
         init = _input_init(train_data, config) if config.init == "auto" else {}
-        self.model = SpatialSNN(
-            train_data.n_channels,
-            config.n_hidden,
-            train_data.n_classes,
-            config.dims,
-            velocity=config.velocity,
-            dt=config.dt,
-            tau_mem=config.tau_mem,
-            tau_syn=config.tau_syn,
-            refractory=config.refractory,
-            max_delay=config.max_delay,
-            delay_mode=config.delay_mode,
-            readout=config.readout,
-            backend=config.backend,
-            seed=config.seed,
-            **spec,
-            **{**init, **config.model_kwargs},
-        ).to(getattr(torch, config.dtype))
+        with kernel_notes(self.progress):  # the first model may compile the kernels
+            self.model = SpatialSNN(
+                train_data.n_channels,
+                config.n_hidden,
+                train_data.n_classes,
+                config.dims,
+                velocity=config.velocity,
+                dt=config.dt,
+                tau_mem=config.tau_mem,
+                tau_syn=config.tau_syn,
+                refractory=config.refractory,
+                max_delay=config.max_delay,
+                delay_mode=config.delay_mode,
+                readout=config.readout,
+                backend=config.backend,
+                seed=config.seed,
+                **spec,
+                **{**init, **config.model_kwargs},
+            ).to(getattr(torch, config.dtype))
         self.loss_fn = config.loss()
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.augment = None
@@ -278,12 +280,7 @@ class Trainer:
         sub_gen = self._generator(3)
         subs = c.train_substeps
         n_batches = math.ceil(n_total / c.batch_size)
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{c.epochs}", leave=False,
-                       unit="batch")  # fmt: skip
+        bar = batch_bar(n_batches, f"epoch {self.epoch + 1}/{c.epochs}", enabled=self.progress)
         loss_sum = correct = 0.0
         for b in range(n_batches):
             idx_global = order[b * c.batch_size : (b + 1) * c.batch_size]
@@ -359,13 +356,12 @@ class Trainer:
             else:
                 self.stale += 1
             if self.progress:
-                from tqdm.auto import tqdm
-
-                tqdm.write(
+                epoch_line(
                     f"epoch {self.epoch:3d}  loss {tr['loss']:.4f}  train {tr['accuracy']:.3f}"
                     f"  val {val['accuracy']:.3f}  test {test['accuracy']:.3f}"
                     f"  rate {test['hidden_rate_hz']:.1f} Hz (max {test['hidden_rate_max_hz']:.0f})"
-                    f"  ({row['epoch_seconds']:.1f} s)"
+                    f"  ({row['epoch_seconds']:.1f} s)",
+                    bar_active=on_terminal(),
                 )
             if checkpoint is not None and self.rank == 0:
                 _atomic_torch_save(self.state(), checkpoint)

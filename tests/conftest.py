@@ -12,7 +12,12 @@ Markers (registered in ``setup.cfg``):
 ``brian2cuda``
     Needs brian2cuda and ``nvcc`` on ``PATH``; skipped when either is missing.
 ``notebook``
-    Executes a tutorial; never skipped here (tutorials run in a fast mode).
+    Executes a tutorial through a Jupyter kernel; never skipped here (tutorials run in a
+    fast mode; nbclient and ipykernel are in the ``test`` extra).
+``docs``
+    Builds the documentation; skipped when the ``docs`` extra (Sphinx, myst-nb, furo,
+    sphinx-argparse, sphinx-copybutton) is not installed. The README's test command
+    installs it, so CI runs these tests.
 
 Test files must not repeat these conditions with their own ``skipif``.
 """
@@ -30,7 +35,9 @@ import pytest
 if TYPE_CHECKING:
     import torch
 
-_MARKERS = ("slow", "cuda", "brian2", "brian2cuda")
+_MARKERS = ("slow", "cuda", "brian2", "brian2cuda", "docs")
+#: What the documentation build imports (the ``docs`` extra).
+_DOCS_MODULES = ("sphinx", "myst_nb", "furo", "sphinxarg", "sphinx_copybutton")
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -78,6 +85,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skips["brian2"] = pytest.mark.skip(
             reason="install the brian2 extra: pip install -e .[brian2]"
         )
+    if "docs" in present:
+        missing = [m for m in _DOCS_MODULES if not _has_module(m)]
+        if missing:
+            skips["docs"] = pytest.mark.skip(
+                reason="install the docs extra: pip install -e .[docs] "
+                f"(missing {', '.join(missing)})"
+            )
     if "brian2cuda" in present:
         if not _has_module("brian2cuda"):
             skips["brian2cuda"] = pytest.mark.skip(

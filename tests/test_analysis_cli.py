@@ -105,17 +105,18 @@ def test_sweep_builds_condition_by_seed_dataset(tmp_path):
 def test_plots_leave_the_matplotlib_backend_alone(model_file, tmp_path):
     """A notebook's inline backend must survive spatialsnn's figures (they use no pyplot)."""
     matplotlib = pytest.importorskip("matplotlib")
-    from spatialsnn.analysis import analyze, connectivity, load_model
+    from spatialsnn.analysis import analyze, connectivity, load_model, spike_rasters
     from spatialsnn.analysis.plots import plot_all
 
     model, _ = load_model(model_file)
     _, test = make_task("timing", seed=0, n_channels=8, n_classes=3, n_steps=40, n_train=4,
                         n_test=6, min_interval=5, max_interval=20)  # fmt: skip
-    metrics, activity = analyze(model, test, n_perm=10, prune_fractions=None)
+    metrics, _ = analyze(model, test, n_perm=10, prune_fractions=None)
+    rasters = spike_rasters(model, test, brian2=False)
     before = matplotlib.get_backend()
     matplotlib.use("svg")
     try:
-        paths = plot_all(metrics, connectivity(model), activity, tmp_path / "figs")
+        paths = plot_all(metrics, connectivity(model), rasters, tmp_path / "figs")
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)

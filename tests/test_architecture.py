@@ -28,11 +28,12 @@ ALLOWED: dict[str, set[str]] = {
     "io": {"geometry", "model", "units"},
     "config": {"data", "loss", "model", "ops", "readouts"},
     "summary": {"io"},
-    "train": {"config", "data", "io", "loss", "model"},
+    "progress": set(),
+    "train": {"config", "data", "io", "loss", "model", "progress"},
     "brian2": {"dynamics", "io"},
     "export": {"brian2", "dynamics", "io"},
     "validate": {"brian2", "data", "geometry", "io", "model"},
-    "analysis": {"data", "geometry", "io", "model"},
+    "analysis": {"brian2", "data", "geometry", "io", "model"},
     "commands": {
         "analysis",
         "brian2",
@@ -54,7 +55,7 @@ ALLOWED: dict[str, set[str]] = {
 SOLE_IMPORTERS = {
     "brian2": "spatialsnn/brian2/",
     "brian2cuda": "spatialsnn/brian2/",
-    "matplotlib": "spatialsnn/analysis/plots.py",
+    "matplotlib": "spatialsnn/analysis/plots/",
 }
 
 

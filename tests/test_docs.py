@@ -1,7 +1,8 @@
 """The documentation site: it builds with warnings as errors and documents everything public.
 
 One Sphinx build (``python -m sphinx -W --keep-going``, tutorials not executed) into a
-temporary directory is shared by the tests of this module. The coverage tests read the
+temporary directory is shared by the tests of this module marked ``docs`` (they need the
+``docs`` extra, which the README's test command installs). The coverage tests read the
 built HTML, so a public function, module or subcommand that is added without appearing
 in the documentation fails here.
 """
@@ -38,6 +39,7 @@ API_MODULES = (
     "spatialsnn.ops",
     "spatialsnn.config",
     "spatialsnn.train",
+    "spatialsnn.progress",
     "spatialsnn.data",
     "spatialsnn.io",
     "spatialsnn.summary",
@@ -67,6 +69,7 @@ def _ids(path: Path) -> set[str]:
     return set(re.findall(r'id="([^"]+)"', path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.docs
 def test_docs_build_without_warnings(built_docs):
     proc, html_dir = built_docs
     report = (proc.stderr + proc.stdout).strip()
@@ -88,6 +91,7 @@ def test_every_top_level_module_has_an_api_page():
         assert (DOCS / "api" / f"{name}.md").is_file(), name
 
 
+@pytest.mark.docs
 @pytest.mark.parametrize("module_name", API_MODULES)
 def test_api_reference_documents_every_public_name(built_docs, module_name):
     _, html_dir = built_docs
@@ -112,6 +116,7 @@ def test_api_reference_documents_every_public_name(built_docs, module_name):
     )
 
 
+@pytest.mark.docs
 def test_cli_page_documents_every_subcommand_and_option(built_docs):
     _, html_dir = built_docs
     page = (html_dir / "cli.html").read_text(encoding="utf-8")
@@ -132,6 +137,7 @@ def test_cli_page_documents_every_subcommand_and_option(built_docs):
     assert not missing, f"missing from the CLI reference: {missing}"
 
 
+@pytest.mark.docs
 def test_every_tutorial_is_rendered(built_docs):
     _, html_dir = built_docs
     tutorials = sorted((ROOT / "tutorials").glob("[!_]*.py"))

@@ -42,6 +42,14 @@ def test_main_command_installs_what_the_demo_uses():
     assert {"brian2", "plot"} <= set(extras)  # validation step and figures
 
 
+def test_test_command_installs_what_every_default_test_needs():
+    """CI runs the README's command; a marker whose extra it lacks would be skipped there."""
+    _, tests = _install_commands()
+    extras = re.search(r'pip install -e "\.\[([^\]]*)\]"', tests).group(1).split(",")
+    # brian2 and notebook need the test extra, docs the docs extra (tests/conftest.py)
+    assert {"test", "docs"} <= set(extras), extras
+
+
 def test_readme_figure_exists():
     for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README, flags=re.S):
         assert (ROOT / target).is_file(), target

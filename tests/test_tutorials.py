@@ -1,15 +1,20 @@
-"""The tutorials (jupytext py:percent notebooks) run top to bottom in their fast mode.
+"""The tutorials (jupytext py:percent notebooks) run top to bottom through a Jupyter kernel.
 
-Each tutorial is executed cell by cell in one namespace, the way a notebook kernel runs
-it, with ``SPATIALSNN_TUTORIAL_FAST=1``, the Agg backend and a temporary working
-directory. Cells tagged ``download`` are skipped; the tutorials fall back to generated
-data after them.
+Each tutorial is read with jupytext, its cells tagged ``download`` are dropped (the
+tutorials fall back to generated data after them), and nbclient executes the notebook in
+a fresh ``python3`` kernel (ipykernel) of this Python, in a temporary working directory,
+with ``SPATIALSNN_TUTORIAL_FAST=1`` and matplotlib's default backend in a kernel (inline),
+as in Jupyter. A failing cell fails the test with its source and traceback. Figures must
+appear in the cell outputs (PNG) and as files in ``tutorial-output/``; run as a script
+with ``MPLBACKEND=Agg``, a tutorial writes the same files.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import traceback
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,8 @@ NEEDS_BRIAN2 = {"02_pytorch_to_brian2.py", "04_reproducing_the_paper_shd.py"}
 DOWNLOAD_TAG = "download"
 # Calls that download unless given a local path (path=...).
 DOWNLOADING_CALLS = re.compile(r"\b(load_shd|load_ssc|fetch_gzipped)\(")
+#: Seconds one cell may take in fast mode before the test gives up.
+CELL_TIMEOUT = 600
 
 
 def _params():
@@ -29,14 +36,6 @@ def _params():
     for name in NEEDS_BRIAN2:
         marks[name].append(pytest.mark.brian2)
     return [pytest.param(name, marks=marks[name], id=name[:-3]) for name in TUTORIALS]
-
-
-def _code_cells(nb):
-    return [
-        (i, cell)
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and DOWNLOAD_TAG not in cell.metadata.get("tags", [])
-    ]
 
 
 def _call_arguments(source: str, start: int) -> str:
@@ -49,34 +48,76 @@ def _call_arguments(source: str, start: int) -> str:
     return source[start:]
 
 
+def _draws_figures(name: str) -> bool:
+    return "show(" in (TUTORIALS_DIR / name).read_text(encoding="utf-8")
+
+
+def _fast_env(monkeypatch) -> None:
+    monkeypatch.setenv("SPATIALSNN_TUTORIAL_FAST", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own default: inline
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # a debugger warning, not ours
+
+
+def execute_notebook(name: str, cwd: Path):
+    """Run tutorial ``name`` through a python3 kernel in ``cwd``; return the notebook."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = jupytext.read(TUTORIALS_DIR / name)
+    nb.cells = [c for c in nb.cells if DOWNLOAD_TAG not in c.metadata.get("tags", [])]
+    probe = jupytext.reads("import sys\nprint(sys.prefix)\n", fmt="py:percent").cells[0]
+    nb.cells.insert(0, probe)
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        pytest.fail(f"{name} failed in a Jupyter kernel:\n{err}", pytrace=False)
+    kernel_prefix = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
+    assert kernel_prefix == sys.prefix, (
+        f"the python3 kernel runs another Python ({kernel_prefix}), not this one ({sys.prefix})"
+    )
+    return nb
+
+
 def test_all_four_tutorials_are_found():
     assert len(TUTORIALS) == 4, TUTORIALS
 
 
 @pytest.mark.parametrize("name", _params())
-def test_tutorial_runs(name, tmp_path, monkeypatch):
-    import matplotlib
+def test_tutorial_runs_in_a_jupyter_kernel(name, tmp_path, monkeypatch):
+    _fast_env(monkeypatch)
+    nb = execute_notebook(name, tmp_path)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, errors
+    if _draws_figures(name):
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert images, f"{name}: no figure appeared in the notebook's outputs"
+        saved = sorted((tmp_path / "tutorial-output").rglob("*.png"))
+        assert len(saved) >= len(images), (len(images), saved)
 
-    monkeypatch.setenv("SPATIALSNN_TUTORIAL_FAST", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.chdir(tmp_path)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    nb = jupytext.read(TUTORIALS_DIR / name)
-    namespace = {"__name__": "__main__", "__file__": str(TUTORIALS_DIR / name)}
-    try:
-        for index, cell in _code_cells(nb):
-            try:
-                exec(compile(cell.source, f"<{name} cell {index}>", "exec"), namespace)
-            except Exception:
-                pytest.fail(
-                    f"{name}: cell {index} failed\n--- source ---\n{cell.source}\n"
-                    f"--- error ---\n{traceback.format_exc()}",
-                    pytrace=False,
-                )
-    finally:
-        plt.close("all")
+@pytest.mark.notebook
+def test_tutorial_saves_its_figures_when_run_as_a_script(tmp_path, monkeypatch):
+    """``MPLBACKEND=Agg python tutorials/01_...py``: nothing can be shown, files are written."""
+    name = "01_positions_and_delays.py"
+    env = {**os.environ, "SPATIALSNN_TUTORIAL_FAST": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, str(TUTORIALS_DIR / name)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CELL_TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    saved = sorted(p.name for p in (tmp_path / "tutorial-output").rglob("*.png"))
+    source = (TUTORIALS_DIR / name).read_text(encoding="utf-8")
+    shows = len(re.findall(r"(?m)^show\(fig, ", source))  # the calls, not the prose
+    assert len(saved) == shows >= 4, saved
+    assert "non-interactive" not in proc.stderr  # no "cannot be shown" warning from pyplot
 
 
 @pytest.mark.parametrize("name", TUTORIALS)

@@ -39,6 +39,11 @@
 # test suite uses it). Without it, the tutorial trains the configuration of the model
 # shipped with spatialsnn (`models/timing-spatial.toml`); the whole tutorial then took
 # about 35 s on the project's 2-core development machine. Every random step is seeded.
+#
+# Figures appear below their cells in Jupyter; `show(fig, path)` (from
+# `spatialsnn.analysis.plots`) also saves each one into `tutorial-output/01-figures/`, so
+# that run as a script (also with `MPLBACKEND=Agg`, where nothing can be shown) the
+# tutorial leaves its figures as PNG files.
 
 # %%
 import os
@@ -49,10 +54,12 @@ import numpy as np
 import torch
 
 import spatialsnn
+from spatialsnn.analysis.plots import show
 from spatialsnn.data import make_task
 from spatialsnn.train import TrainConfig, Trainer
 
 FAST = os.environ.get("SPATIALSNN_TUTORIAL_FAST") == "1"
+figures = Path("tutorial-output") / "01-figures"  # show() also saves every figure here
 torch.manual_seed(0)
 print("fast mode" if FAST else "full mode", "| spatialsnn", spatialsnn.__version__)
 
@@ -134,13 +141,12 @@ pos0 = model.positions.detach().numpy().copy()
 off_diagonal = ~np.eye(len(pos0), dtype=bool)
 delay0 = delay.numpy()[off_diagonal]
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 ax1.scatter(pos0[:, 0], pos0[:, 1], c="tab:blue", edgecolor="k")
 ax1.set(xlabel="x (µm)", ylabel="y (µm)", title="initial positions", aspect="equal")
 ax2.hist(delay0, bins=30, color="tab:blue")
 ax2.set(xlabel="recurrent delay (ms)", ylabel="synapses", title="initial delays")
-plt.tight_layout()
-plt.show()
+show(fig, figures / "initial-positions-and-delays.png")
 
 # %% [markdown]
 # ## A task that needs delays
@@ -158,15 +164,14 @@ train_data, test_data = make_task("timing", seed=0, **task_params)
 print(f"{len(train_data)} training and {len(test_data)} test samples, {train_data.n_steps} "
       f"steps of {train_data.dt} ms, {train_data.n_channels} channels")  # fmt: skip
 
-fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True)
+fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True, layout="constrained")
 for label, ax in enumerate(axes):
     k = int(torch.nonzero(test_data.y == label)[0])
     t, channel = torch.nonzero(test_data.x[k], as_tuple=True)
     ax.plot(t, channel, "|", color="k")
     ax.set(title=f"class {label}", xlabel="time (ms)", xlim=(0, test_data.n_steps))
 axes[0].set_ylabel("input channel")
-plt.tight_layout()
-plt.show()
+show(fig, figures / "task-inputs.png")
 
 # %% [markdown]
 # ## Training
@@ -220,7 +225,7 @@ print(f"best epoch {result.best_epoch}: test accuracy {history['test_accuracy'][
 
 # %%
 epochs = np.arange(1, len(history["test_accuracy"]) + 1)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 ax1.plot(epochs, history["train_accuracy"], label="train")
 ax1.plot(epochs, history["test_accuracy"], label="test")
 ax1.axhline(0.25, color="grey", ls=":", label="chance")
@@ -230,8 +235,7 @@ ax2.plot(epochs, history["hidden_rate_hz"], color="k", label="mean")
 ax2.plot(epochs, history["hidden_rate_max_hz"], color="k", ls="--", label="busiest neuron")
 ax2.set(xlabel="epoch", ylabel="hidden firing rate (spikes/s)")
 ax2.legend()
-plt.tight_layout()
-plt.show()
+show(fig, figures / "training-history.png")
 
 # %% [markdown]
 # ## Watching the neurons move
@@ -246,7 +250,7 @@ moved = np.linalg.norm(positions_after - positions_before, axis=1)
 print(f"neurons moved by {moved.mean():.0f} µm on average (at most {moved.max():.0f} µm), "
       f"i.e. {moved.mean() / config.velocity:.1f} ms of conduction time")  # fmt: skip
 
-fig, ax = plt.subplots(figsize=(6, 6))
+fig, ax = plt.subplots(figsize=(6, 6), layout="constrained")
 ax.scatter(*positions_before.T, c="lightgrey", edgecolor="grey", label="before")
 ax.scatter(*positions_after.T, c="tab:red", edgecolor="k", label="after", zorder=3)
 for p, q in zip(positions_before, positions_after, strict=True):
@@ -254,7 +258,7 @@ for p, q in zip(positions_before, positions_after, strict=True):
 ax.set(xlabel="x (µm)", ylabel="y (µm)", title="positions before and after training")
 ax.set_aspect("equal")
 ax.legend()
-plt.show()
+show(fig, figures / "positions-before-after.png")
 
 # %% [markdown]
 # Every synapse's delay changed with its two neurons. Points off the diagonal on the
@@ -264,7 +268,7 @@ plt.show()
 
 # %%
 before, after = delays_before[off_diagonal], delays_after[off_diagonal]
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 ax1.plot(before, after, ".", ms=2, alpha=0.5)
 top = max(before.max(), after.max())
 ax1.plot([0, top], [0, top], color="grey", lw=0.8)
@@ -274,8 +278,7 @@ ax2.hist(before, bins=bins, alpha=0.5, label="before")
 ax2.hist(after, bins=bins, alpha=0.5, label="after")
 ax2.set(xlabel="recurrent delay (ms)", ylabel="synapses")
 ax2.legend()
-plt.tight_layout()
-plt.show()
+show(fig, figures / "delays-before-after.png")
 print(f"mean delay {before.mean():.1f} ms -> {after.mean():.1f} ms; "
       f"median change {np.median(np.abs(after - before)):.2f} ms per synapse")  # fmt: skip
 print("delays clamped to max_delay in the last epoch:", int(history["clamped_delays"][-1]))

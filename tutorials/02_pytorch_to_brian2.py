@@ -34,7 +34,9 @@
 # fewer test samples, so the tutorial finishes in seconds; without it, the whole
 # tutorial took about 34 s on the project's 2-core development machine. Brian2 runs on
 # its default *runtime* device with the `numpy` code-generation target: nothing is
-# compiled, which is the quickest start for small networks.
+# compiled, which is the quickest start for small networks. Figures appear below their
+# cells in Jupyter; `show(fig, path)` also saves each one into
+# `tutorial-output/02-figures/` (the way to see them when run as a script).
 
 # %%
 import json
@@ -48,12 +50,14 @@ import torch
 import xarray as xr
 
 import spatialsnn
+from spatialsnn.analysis.plots import show
 from spatialsnn.brian2 import delay_expression, network_params, to_brian2
 from spatialsnn.data import dataset_from_info
 from spatialsnn.train import TrainConfig, train
 from spatialsnn.validate import load_data, spike_agreement, validate
 
 FAST = os.environ.get("SPATIALSNN_TUTORIAL_FAST") == "1"
+figures = Path("tutorial-output") / "02-figures"  # show() also saves every figure here
 N_SAMPLES = 16 if FAST else 64  # test samples simulated in Brian2
 torch.manual_seed(0)
 b2.seed(0)
@@ -177,7 +181,7 @@ print(f"hidden spikes: twin {twin_raster.sum()}, Brian2 {brian2_raster.sum()}")
 print(f"accuracy: twin {np.mean(twin_pred == labels):.1%}, "
       f"Brian2 {np.mean(brian2_pred == labels):.1%}")  # fmt: skip
 
-fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True, layout="constrained")
 t_ms = state.t / b2.ms
 for k, neuron in enumerate(watched):
     axes[0].plot(t_ms, state.v[k], label=f"neuron {neuron}")
@@ -192,8 +196,7 @@ sb, nb = np.nonzero(brian2_raster[0])
 axes[1].plot(sb, nb, ".", color="tab:red", ms=3, label="Brian2")
 axes[1].set(xlabel="time (ms)", ylabel="hidden neuron", title=f"sample 0 (class {labels[0]})")
 axes[1].legend(fontsize=8, loc="upper right")
-plt.tight_layout()
-plt.show()
+show(fig, figures / "twin-vs-brian2-spikes.png")
 
 # %% [markdown]
 # ## The same check with `validate`
@@ -251,13 +254,13 @@ print(f"accuracy: trained velocity {np.mean(brian2_pred == labels):.1%}, "
 print(f"spike agreement with the twin: {agreement(brian2_raster):.3f} -> "
       f"{agreement(slow_raster):.3f}")  # fmt: skip
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 bins = np.linspace(0, slow_delay.max(), 40)
 ax.hist(brian2_delay, bins=bins, alpha=0.6, label=f"{params['velocity']:g} µm/ms (trained)")
 ax.hist(slow_delay, bins=bins, alpha=0.6, label=f"{slow['velocity']:g} µm/ms")
 ax.set(xlabel="recurrent delay computed by Brian2 (ms)", ylabel="synapses")
 ax.legend()
-plt.show()
+show(fig, figures / "slower-conduction.png")
 
 # %% [markdown]
 # The perturbation changes the *model*, not the export: a twin built with the same
@@ -299,13 +302,13 @@ for sigma in sigmas:
     print(f"sigma {sigma:4.2f}: accuracy {noisy_accuracy[-1]:6.1%}, "
           f"spike agreement with the twin {noisy_agreement[-1]:.3f}")  # fmt: skip
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 ax.plot(sigmas, noisy_accuracy, "o-", label="accuracy")
 ax.plot(sigmas, noisy_agreement, "s-", label="spike agreement with the twin")
 ax.axhline(0.25, color="grey", ls=":", label="chance")
 ax.set(xlabel="membrane noise sigma per step (threshold = 1)", ylim=(0, 1.05))
 ax.legend()
-plt.show()
+show(fig, figures / "membrane-noise.png")
 
 # %% [markdown]
 # ## Summary

@@ -119,14 +119,13 @@ tuning = analysis.tuning(activity)  # (neuron, class), Hz
 sel = analysis.selectivity(tuning)
 order = np.lexsort((-sel["selectivity"].values, sel["preferred_class"].values))
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(2, 1))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(2, 1), layout="constrained")
 img = ax1.imshow(tuning.values[order].T, aspect="auto", cmap="viridis", interpolation="nearest")
 ax1.set(xlabel="hidden neuron (sorted by preferred class)", ylabel="class", yticks=range(4))
 fig.colorbar(img, ax=ax1, label="rate (Hz)")
 ax2.hist(sel["selectivity"].values, bins=15, color="k")
 ax2.set(xlabel="selectivity", ylabel="neurons")
-plt.tight_layout()
-plt.show()
+plots.show(fig, out_dir / "tuning.png")
 
 # %% [markdown]
 # ## Functional clusters, spatial clusters and their agreement
@@ -224,35 +223,30 @@ print(table.to_dataframe().T.to_string(float_format=lambda v: f"{v:.3g}"))
 # %% [markdown]
 # ## Figures
 #
-# `spatialsnn.analysis.plots` draws the standard figures of one model and writes them
-# as PNG files (here into `tutorial-output/03-figures/`), without touching pyplot or
-# its backend. We display the files.
-
+# `spatialsnn.analysis.plots` draws the standard figures of one model. Each is a
+# standalone matplotlib figure that explains itself (axes with units, a legend for every
+# colour and line, a paragraph under the plot); `plots.show` displays it here and saves
+# it into `tutorial-output/03-figures/`. `spatialsnn analyze model.nc --plots DIR` writes
+# the same figures; docs/analysis.md has a caption for each.
+#
+# The spike raster needs spike trains of a few samples: `analysis.spike_rasters`
+# simulates one sample per class in the twin and (if Brian2 is installed) in Brian2,
+# so that the figure shows whether the two agree spike for spike.
 
 # %%
-def show_png(path):
-    """Display a PNG file written by spatialsnn.analysis.plots."""
-    image = plt.imread(path)
-    fig, ax = plt.subplots(figsize=(image.shape[1] / 100, image.shape[0] / 100))
-    ax.imshow(image)
-    ax.axis("off")
-    plt.show()
+metrics, _ = results["spatial"]
+rasters = analysis.spike_rasters(model, test)
+print(rasters)
+plots.show(plots.raster_figure(rasters, metrics), out_dir / "raster.png")
 
+# %%
+plots.show(plots.positions_figure(metrics, conn), out_dir / "positions.png")
 
-metrics, spatial_activity = results["spatial"]
-paths = plots.plot_all(metrics, conn, spatial_activity, out_dir / "spatial")
-for path in paths:
-    print(path)
-    show_png(path)
+# %%
+plots.show(plots.distributions_figure(metrics), out_dir / "distributions.png")
+plots.show(plots.input_map_figure(metrics), out_dir / "input_map.png")
 
 # %% [markdown]
-# `positions.png`: neurons in space coloured by functional cluster, with the strongest
-# 3 % of synapses as arrows (red excitatory, blue inhibitory). `distributions.png`:
-# synapse lengths and delays, counted and weighted by |w|. `input_map.png`: the
-# preferred position of each input channel (the weighted centre of the neurons it
-# drives). `raster.png`: binned spikes of four samples, neurons sorted by spatial
-# cluster.
-#
 # ## Summary
 #
 # - `analysis.record` → activity as xarray; `tuning`, `functional_clusters`,

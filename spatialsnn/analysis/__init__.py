@@ -32,6 +32,7 @@ from spatialsnn.analysis.functional import (
 from spatialsnn.analysis.metrics import SCALARS, analyze, scalars
 from spatialsnn.analysis.network import connectivity, load_model, synapse_length
 from spatialsnn.analysis.pruning import accuracy, prune, prune_mask, pruning_curve
+from spatialsnn.analysis.rasters import one_per_class, spike_rasters
 from spatialsnn.analysis.record import record
 from spatialsnn.analysis.structure import (
     clustering_coefficient,
@@ -65,6 +66,7 @@ __all__ = [
     "mantel",
     "modularity",
     "null_shuffle",
+    "one_per_class",
     "position_r2",
     "preferred_positions",
     "prune",
@@ -75,6 +77,7 @@ __all__ = [
     "selectivity",
     "small_world",
     "spatial_clusters",
+    "spike_rasters",
     "symmetrise",
     "synapse_length",
     "threshold",

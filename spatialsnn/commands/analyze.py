@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         n_in = data.x.shape[2] if hasattr(data, "x") else data[0].shape[2]
         if n_in != model.hparams["n_in"]:
             raise CommandError(f"data has {n_in} channels, the model {model.hparams['n_in']}")
-    metrics, activity = analyze(
+    metrics, _ = analyze(
         model,
         data,
         max_samples=args.samples,
@@ -109,7 +109,11 @@ def run(args: argparse.Namespace) -> int:
             from spatialsnn.analysis.plots import plot_all
         except ImportError as err:
             raise CommandError(str(err)) from None
-        plot_all(metrics, connectivity(model), activity, args.plots)
+        from spatialsnn.analysis import spike_rasters
+
+        # a few samples in the twin and, if it is installed, in Brian2, for raster.png
+        rasters = None if data is None else spike_rasters(model, data)
+        plot_all(metrics, connectivity(model), rasters, args.plots)
     values = scalars(metrics)
     if args.json:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in values.items()}, indent=2))

@@ -117,7 +117,7 @@ def _analyse(path: Path, plots: Path) -> list[Path]:
     print("\nAnalysing: functional vs spatial clusters, modularity, wiring cost ...")
     model, ds = load_model(path)
     data = dataset_from_info(json.loads(ds.attrs["training_config"])["data"], "test")
-    metrics, activity = analyze(model, data, n_perm=200, prune_fractions=None, seed=0)
+    metrics, _ = analyze(model, data, n_perm=200, prune_fractions=None, seed=0)
     for name, meaning in _SHOWN.items():
         units = metrics[name].attrs.get("units", "1")
         value = f"{float(metrics[name]):.3g}" + ("" if units == "1" else f" {units}")
@@ -125,9 +125,11 @@ def _analyse(path: Path, plots: Path) -> list[Path]:
     if importlib.util.find_spec("matplotlib") is None:
         print('matplotlib is not installed: `pip install -e ".[plot]"` adds the figures.')
         return []
+    from spatialsnn.analysis import spike_rasters
     from spatialsnn.analysis.plots import plot_all
 
-    return plot_all(metrics, connectivity(model), activity, plots)
+    rasters = spike_rasters(model, data)  # one sample per class, twin and Brian2 overlaid
+    return plot_all(metrics, connectivity(model), rasters, plots)
 
 
 #: The finer Brian2 step the demo checks the trained function at, ms.
