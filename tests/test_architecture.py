@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "train": {"config", "data", "io", "loss", "model", "progress"},
     "brian2": {"dynamics", "io"},
     "export": {"brian2", "dynamics", "io"},
-    "validate": {"brian2", "data", "geometry", "io", "model"},
+    "validate": {"brian2", "data", "geometry", "io", "model", "progress"},
     "analysis": {"brian2", "data", "geometry", "io", "model"},
     "commands": {
         "analysis",

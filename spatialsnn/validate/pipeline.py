@@ -78,7 +78,8 @@ def validate(
     criteria : Criteria, optional
         Pass criteria.
     progress : bool
-        Show a tqdm progress bar (stderr).
+        Show a tqdm progress bar on standard error when it is a terminal (never in a
+        log file).
     build_dir : path-like, optional
         Keep the standalone project here.
     cuda_options : mapping, optional
@@ -205,11 +206,13 @@ def _simulate_and_compare(sim, twin, coarse, x, comparison: SampleComparison, pr
     from tqdm.auto import tqdm
 
     from spatialsnn.brian2 import readout
+    from spatialsnn.progress import on_terminal
 
     ratio = sim.n_steps // x.shape[1]
     block = max(32, 2 * sim.jobs * sim.batch * sim.samples_per_run)
     twin_seconds = 0.0
-    bar = tqdm(total=len(x), unit="sample", desc=f"validate ({sim.device})", disable=not progress)
+    shown = progress and on_terminal()
+    bar = tqdm(total=len(x), unit="sample", desc=f"validate ({sim.device})", disable=not shown)
     with bar:
         bar.set_postfix_str("building Brian2 network")
         sim.build()
