@@ -15,7 +15,6 @@ import json
 import math
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from spatialsnn.checkpoint import (
+    atomic_save,
+    check_checkpoint,
+    read_checkpoint,
+    remove_stale_temporaries,
+)
 from spatialsnn.config import TrainConfig
 from spatialsnn.data import SpikeDataset
 from spatialsnn.model import CONDITIONS, SpatialSNN
@@ -133,16 +138,6 @@ def evaluate(model: SpatialSNN, data: SpikeDataset, batch_size: int = 256) -> di
     }
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # mkstemp would be 0600
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 class Trainer:
     """The training loop of one configuration.
 
@@ -247,15 +242,7 @@ class Trainer:
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state` (the configuration must match)."""
-        if state.get("format") != "spatialsnn-checkpoint":
-            raise ValueError("not a spatialsnn checkpoint")
-        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
-        now = {k: v for k, v in self.config.to_dict().items() if k != "epochs"}
-        if saved != now:
-            diff = sorted(k for k in now if saved.get(k) != now[k])
-            raise ValueError(
-                f"checkpoint was made with a different configuration ({', '.join(diff)})"
-            )
+        check_checkpoint(state, self.config)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = state["epoch"]
@@ -368,7 +355,7 @@ class Trainer:
                     f"  ({row['epoch_seconds']:.1f} s)"
                 )
             if checkpoint is not None and self.rank == 0:
-                _atomic_torch_save(self.state(), checkpoint)
+                atomic_save(self.state(), checkpoint)
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         return TrainResult(self.model, self.history, self.best_epoch)
@@ -418,16 +405,21 @@ def train(
 
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
-    if out is not None:
-        check_output_path(out)  # before any data is loaded or trained on
-    trainer = Trainer(config, train_data, test_data, progress=progress)
-    ckpt = None
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+    if config.data_path is not None and not Path(config.data_path).expanduser().exists():
+        raise ValueError(f"data_path {config.data_path}: no such file or directory")
+    ckpt = state = None
+    if out is not None:  # before any data is loaded or trained on
+        out = check_output_path(out)
         ckpt = out.with_name(out.name + ".ckpt")
         if resume and ckpt.exists():
-            trainer.load_state(torch.load(ckpt, weights_only=False))
+            state = read_checkpoint(ckpt, config)
+        for target in (ckpt, out):  # temporaries of a run killed while it saved
+            remove_stale_temporaries(target)
+    trainer = Trainer(config, train_data, test_data, progress=progress)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        trainer.load_state(state)
     result = trainer.fit(ckpt)
     if out is not None and trainer.rank == 0:
         save(result.model, out, history=result.history, training_config=trainer.training_config())
@@ -453,6 +445,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise ValueError(
             f"output {path} is a directory; give the model file's path, e.g. {path}/model.nc"
         )
+    ckpt = path.with_name(path.name + ".ckpt")
+    if ckpt.is_dir():
+        raise ValueError(f"output {path}: its checkpoint path {ckpt} is a directory")
     parent = path.parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
     if not existing.is_dir():
