@@ -105,3 +105,85 @@ def test_every_train_option_has_a_row():
     rows = " ".join(argv for argv, _, _ in ROWS if argv.startswith("train "))
     missing = sorted(o for o in options if f"{o} " not in rows + " ")
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- no stray files on failure
+
+
+def _fail_after_writing(path_arg: int):
+    """A stand-in for a writer that creates its output, then fails (a full disk, ...)."""
+
+    def writer(*args, **kwargs):
+        directory = Path(args[path_arg])
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "positions.png").write_text("half")
+        raise OSError(28, "No space left on device")
+
+    return writer
+
+
+def test_analyze_removes_its_half_written_figures_and_metrics(files, tmp_path, monkeypatch, capsys):
+    import spatialsnn.analysis.plots
+
+    work = tmp_path / "work"
+    shutil.copytree(files, work)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(spatialsnn.analysis.plots, "plot_all", _fail_after_writing(3))
+    before = snapshot(work)
+    argv = ["analyze", "m.nc", "--no-data", "--no-pruning", "--out", "new/metrics.nc",
+            "--plots", "figures/a"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    assert snapshot(work) == before  # neither new/metrics.nc nor figures/a is left
+
+
+def test_export_removes_a_half_written_script_and_data_file(files, tmp_path, monkeypatch, capsys):
+    import spatialsnn.export
+
+    work = tmp_path / "work"
+    shutil.copytree(files, work)
+    monkeypatch.chdir(work)
+
+    def half(model, script, data_file=None, **kwargs):
+        Path(data_file).parent.mkdir(parents=True, exist_ok=True)  # as the writer does
+        Path(data_file).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spatialsnn.export, "write_brian2_script", half)
+    before = snapshot(work)
+    assert main(["export", "m.nc", "--brian2-script", "out/net.py", "--data", "x.npz"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert snapshot(work) == before
+
+
+def test_validate_passes_build_dir_for_a_single_step(files, tmp_path, monkeypatch, capsys):
+    """It was dropped unless --faithful ran several steps."""
+    import spatialsnn.validate
+
+    seen = {}
+
+    def fake(path, **kwargs):
+        seen.update(kwargs)
+        raise spatialsnn.validate.ValidationInputError("stop here")
+
+    monkeypatch.setattr(spatialsnn.validate, "validate_file", fake)
+    argv = ["validate", str(files / "m.nc"), "--device", "cpp_standalone",
+            "--build-dir", str(tmp_path / "build")]  # fmt: skip
+    assert main(argv) == 2
+    assert seen["build_dir"] == str(tmp_path / "build")
+    capsys.readouterr()
+
+
+def test_a_stale_temporary_of_a_killed_save_is_removed_when_training_starts(tmp_path, monkeypatch):
+    import spatialsnn.train
+
+    stale = [tmp_path / ".m.nc.ckpt.0123abcd.tmp", tmp_path / ".m.nc.4567ef.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a checkpoint")
+    keep = tmp_path / ".other.nc.ckpt.89.tmp"
+    keep.write_bytes(b"not ours")
+    monkeypatch.setattr(spatialsnn.train, "Trainer", _no_work)  # stop after the checks
+    with pytest.raises(AssertionError, match="work started"):
+        spatialsnn.train.train({"epochs": 1}, tmp_path / "m.nc", progress=False)
+    assert not any(p.exists() for p in stale) and keep.exists()

@@ -131,15 +131,18 @@ def check_output_dir(path: str | os.PathLike, what: str) -> Path:
 def removed_on_failure(*paths: str | os.PathLike | None) -> Iterator[None]:
     """Delete what the block created at ``paths`` if it raises (or is interrupted).
 
-    A file or directory that did not exist before is removed; inside a directory that
-    existed, the entries that did not exist before are removed. Existing files that the
-    block overwrote are not restored (writers should replace files atomically).
+    A file or directory that did not exist before is removed, and so are the missing
+    directories above it that the block created; inside a directory that existed, the
+    entries that did not exist before are removed. Existing files that the block
+    overwrote are not restored (writers should replace files atomically).
     """
     before: dict[Path, set[str] | None] = {}
     for p in paths:
         if p is None:
             continue
         p = Path(p)
+        while not p.parent.exists():  # directories the block may create on the way
+            p = p.parent
         before[p] = set(os.listdir(p)) if p.is_dir() else (set() if p.exists() else None)
     try:
         yield

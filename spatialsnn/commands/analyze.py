@@ -158,13 +158,16 @@ def run(args: argparse.Namespace) -> int:
     )
     metrics.attrs["model"] = str(args.model)
     metrics.attrs["condition"] = _condition(ds)
-    with removed_on_failure(args.out, args.plots):
-        if args.out:
-            _write_atomically(metrics, Path(args.out))
-        if args.plots:
-            from spatialsnn.analysis.plots import plot_all
+    try:
+        with removed_on_failure(args.out, args.plots):
+            if args.out:
+                _write_atomically(metrics, Path(args.out))
+            if args.plots:
+                from spatialsnn.analysis.plots import plot_all
 
-            plot_all(metrics, connectivity(model), activity, args.plots)
+                plot_all(metrics, connectivity(model), activity, args.plots)
+    except OSError as err:  # a full disk, a directory removed meanwhile, ...
+        raise CommandError(f"cannot write the results: {err}") from None
     values = scalars(metrics)
     if args.json:
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in values.items()}, indent=2))
