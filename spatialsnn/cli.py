@@ -85,12 +85,11 @@ def _one_line_warnings(prog: str) -> Iterator[None]:
     def show(message, category, filename, lineno, file=None, line=None):
         print(f"{prog}: warning: {_one_line(message)}", file=file or sys.stderr)
 
-    saved = warnings.showwarning
-    warnings.showwarning = show
-    try:
+    # catch_warnings restores showwarning afterwards, and entering it resets the "shown
+    # once" registry, so that every run of a command shows its warnings
+    with warnings.catch_warnings():
+        warnings.showwarning = show
         yield
-    finally:
-        warnings.showwarning = saved
 
 
 if __name__ == "__main__":  # pragma: no cover

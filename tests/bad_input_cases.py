@@ -36,6 +36,7 @@ FILES = {
     "corrupt.nc.ckpt": "the checkpoint of `corrupt.nc`: random bytes",
     "other.nc.ckpt": "the checkpoint of `other.nc`: made with `--lr 0.5`",
     "ckptdir.nc.ckpt": "a directory where the checkpoint of `ckptdir.nc` would go",
+    "gpu.nc.ckpt": "the checkpoint of `gpu.nc`: computed with the `cuda` backend",
 }
 
 
@@ -113,6 +114,8 @@ def make_files(root: Path) -> None:
     other = TrainConfig(lr=0.5).to_dict()
     atomic_save({"format": "spatialsnn-checkpoint", "config": other}, root / "other.nc.ckpt")
     (root / "ckptdir.nc.ckpt").mkdir()
+    same = {"format": "spatialsnn-checkpoint", "config": TrainConfig().to_dict(), "backend": "cuda"}
+    atomic_save(same, root / "gpu.nc.ckpt")
     assert {p.name for p in root.iterdir()} == set(FILES), "FILES and make_files disagree"
 
 
@@ -177,6 +180,7 @@ ROWS: list[tuple[str, str, int]] = [
     ("train --out ckptdir.nc", "its checkpoint path ckptdir.nc.ckpt is a directory", 2),
     ("train --out corrupt.nc --resume", "corrupt.nc.ckpt: cannot be read as a checkpoint", 2),
     ("train --out other.nc --resume", "checkpoint was made with a different configuration (lr)", 2),
+    ("train --out gpu.nc --resume", "gpu.nc.ckpt: checkpoint was computed with the 'cuda' backend", 2),
     ("train --dt 1", "the following arguments are required: --out", 2),
     # ------------------------------------------------------------------ validate
     ("validate nowhere.nc", "nowhere.nc: no such file", 2),
@@ -206,7 +210,7 @@ ROWS: list[tuple[str, str, int]] = [
     ("validate m.nc --device cuda_standalone --compute-capability -1", "argument --compute-capability: must be a finite number > 0", 2),
     ("validate m.nc --report dir.nc", "--report: output dir.nc is a directory", 2),
     ("validate m.nc --report m.nc", "--report m.nc would overwrite m.nc", 2),
-    ("validate m.nc --faithful --report file.txt/r.nc", "--report: output file.txt/r-dt1.nc: file.txt is not a directory", 2),
+    ("validate m.nc --faithful --report file.txt/r.nc", "--report: output file.txt/r.nc: file.txt is not a directory", 2),
     # ------------------------------------------------------------------ export
     ("export m.nc", "the following arguments are required: --brian2-script", 2),
     ("export nowhere.nc --brian2-script net.py", "nowhere.nc: no such file", 2),

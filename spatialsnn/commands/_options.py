@@ -103,6 +103,8 @@ def check_output_file(
     """
     from spatialsnn.train import check_output_path
 
+    if not str(path) or not Path(path).name or Path(path).name in (".", ".."):
+        raise CommandError(f"{what} needs a file name, got {str(path)!r}")
     path = Path(path)
     for other in inputs:
         other = Path(other)

@@ -207,8 +207,10 @@ def preflight(args: argparse.Namespace) -> tuple[list[float | None], list]:
         if args.device == "runtime":
             raise CommandError("--build-dir is for the standalone devices only")
         check_output_dir(args.build_dir, "--build-dir")
-    reports = _report_paths(args.report, steps, train_dt) if args.report else []
     inputs = (args.model, *([args.data] if args.data not in (None, "random") else []))
+    if args.report is not None:
+        check_output_file(args.report, "--report", inputs=inputs)
+    reports = _report_paths(args.report, steps, train_dt) if args.report is not None else []
     for path in reports:
         check_output_file(path, "--report", inputs=inputs)
     return steps, reports
