@@ -37,13 +37,25 @@ def atomic_save(obj: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-def check_checkpoint(state: Any, config: TrainConfig) -> None:
-    """Refuse a checkpoint that is not one, or was made with another configuration.
+def check_checkpoint(state: Any, config: TrainConfig, backend: str | None = None) -> None:
+    """Refuse a checkpoint that is not one, or that this run could not continue bit for bit.
+
+    Parameters
+    ----------
+    state : object
+        What ``torch.load`` returned.
+    config : TrainConfig
+        The configuration of the run that wants to resume.
+    backend : str, optional
+        The concrete backend this run computes with (``"cpu"``, ``"reference"``, ...);
+        a checkpoint written with another one is refused: the backends agree only to
+        rounding, so the resumed run would drift from the uninterrupted one.
 
     Raises
     ------
     ValueError
-        Naming the options that differ (``epochs`` may differ: it can be raised).
+        Naming the options that differ (``epochs`` may differ: it can be raised), or the
+        two backends.
     """
     if not isinstance(state, dict) or state.get("format") != "spatialsnn-checkpoint":
         raise ValueError("not a spatialsnn checkpoint")
@@ -52,9 +64,15 @@ def check_checkpoint(state: Any, config: TrainConfig) -> None:
     if saved != now:
         diff = sorted(k for k in now if saved.get(k) != now[k])
         raise ValueError(f"checkpoint was made with a different configuration ({', '.join(diff)})")
+    made_with = state.get("backend")
+    if backend is not None and made_with is not None and made_with != backend:
+        raise ValueError(
+            f"checkpoint was computed with the {made_with!r} backend, this run would use "
+            f"{backend!r} (see `spatialsnn doctor`); resuming would not continue bit for bit"
+        )
 
 
-def read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
+def read_checkpoint(path: Path, config: TrainConfig, backend: str | None = None) -> dict[str, Any]:
     """Read ``<out>.ckpt`` for ``--resume`` and check it fits ``config``, before any work.
 
     Raises
@@ -71,7 +89,7 @@ def read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
             f"{path}: cannot be read as a checkpoint ({problem}); delete it to start over"
         ) from None
     try:
-        check_checkpoint(state, config)
+        check_checkpoint(state, config, backend)
     except (ValueError, KeyError, AttributeError, TypeError) as err:
         raise ValueError(f"{path}: {err}; delete it to start over, or resume with the "
                          "configuration it was made with") from None  # fmt: skip

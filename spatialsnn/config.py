@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spatialsnn.data import TASKS
@@ -20,7 +23,7 @@ from spatialsnn.io import MAX_DELAY_STEPS
 from spatialsnn.loss import SNNLoss
 from spatialsnn.model import CONDITIONS
 
-__all__ = ["TrainConfig", "check_config"]
+__all__ = ["TrainConfig", "check_config", "config_from_file"]
 
 #: Data sets that are read from files rather than generated.
 FILE_TASKS = ("shd", "ssc")
@@ -349,3 +352,16 @@ def _check_task_params(c: TrainConfig) -> None:
             check_params(c.task, c.task_params)
         except ValueError as err:
             raise ValueError(f"task_params: {err}") from None
+
+
+def config_from_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or JSON (``.json``) training configuration."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)

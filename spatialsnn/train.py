@@ -11,7 +11,6 @@ single-process gradient of the same global batch.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -22,13 +21,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from spatialsnn import ops
 from spatialsnn.checkpoint import (
     atomic_save,
     check_checkpoint,
     read_checkpoint,
     remove_stale_temporaries,
 )
-from spatialsnn.config import TrainConfig
+from spatialsnn.config import TrainConfig, config_from_file  # noqa: F401 (re-exported)
 from spatialsnn.data import SpikeDataset
 from spatialsnn.model import CONDITIONS, SpatialSNN
 
@@ -194,6 +194,9 @@ class Trainer:
             **spec,
             **{**init, **config.model_kwargs},
         ).to(getattr(torch, config.dtype))
+        #: the implementation of the delay operators this run computes with: a resumed
+        #: run must use the same one to continue bit for bit (see check_checkpoint)
+        self.backend = ops.resolve_backend(config.backend, "cpu", self.model.w_in.dtype)
         self.loss_fn = config.loss()
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.augment = None
@@ -238,11 +241,13 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "best_state": self.best_state,
             "stale": self.stale,
+            "backend": self.backend,
+            "threads": torch.get_num_threads(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state` (the configuration must match)."""
-        check_checkpoint(state, self.config)
+        check_checkpoint(state, self.config, self.backend)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = state["epoch"]
@@ -367,6 +372,7 @@ class Trainer:
             "data": self.data_info,
             "best_epoch": self.best_epoch,
             "world_size": self.world,
+            "threads": torch.get_num_threads(),
         }
 
 
@@ -378,6 +384,7 @@ def train(
     progress: bool = True,
     train_data: SpikeDataset | None = None,
     test_data: SpikeDataset | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train a network and (optionally) write its model file.
 
@@ -396,6 +403,12 @@ def train(
         Progress bar and one line per epoch.
     train_data, test_data : SpikeDataset, optional
         Data to use instead of loading it from the configuration.
+    threads : int, optional
+        torch's intra-op threads for the run (``torch.set_num_threads``, process-wide).
+        None: the thread count recorded in the checkpoint when resuming, else torch's
+        current one. Either way the count is fixed for the whole run, MKL's included
+        (``torch.set_num_threads`` turns off MKL's dynamic choice of threads), so no
+        thread pool adapts to the machine's load; docs/training.md, "Reproducibility".
 
     Returns
     -------
@@ -412,9 +425,11 @@ def train(
         out = check_output_path(out)
         ckpt = out.with_name(out.name + ".ckpt")
         if resume and ckpt.exists():
-            state = read_checkpoint(ckpt, config)
+            backend = ops.resolve_backend(config.backend, "cpu", getattr(torch, config.dtype))
+            state = read_checkpoint(ckpt, config, backend)
         for target in (ckpt, out):  # temporaries of a run killed while it saved
             remove_stale_temporaries(target)
+    _fix_threads(threads, state)
     trainer = Trainer(config, train_data, test_data, progress=progress)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -427,6 +442,23 @@ def train(
         if ckpt is not None and ckpt.exists():
             ckpt.unlink()
     return result
+
+
+def _fix_threads(threads: int | None, state: dict[str, Any] | None) -> None:
+    """Set torch's (and MKL's) thread count once for the run, as resuming needs it."""
+    import warnings
+
+    recorded = state.get("threads") if state is not None else None
+    if threads is None:
+        threads = recorded or torch.get_num_threads()
+    elif recorded is not None and recorded != threads:
+        warnings.warn(
+            f"the checkpoint was computed with {recorded} threads and this run uses {threads}; "
+            "large reductions may round differently, so the result may differ in the last "
+            "bits from an uninterrupted run (leave out --threads to use the checkpoint's)",
+            stacklevel=3,
+        )
+    torch.set_num_threads(int(threads))
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -455,16 +487,3 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"output {path}: cannot write in {existing} (permission denied)")
     return path
-
-
-def config_from_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a TOML (``.toml``) or JSON (``.json``) training configuration."""
-    path = Path(path)
-    text = path.read_text()
-    if path.suffix == ".json":
-        return json.loads(text)
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    return tomllib.loads(text)

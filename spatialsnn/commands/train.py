@@ -44,7 +44,11 @@ def register(sub) -> None:
     p.add_argument("--config", help="TOML or JSON file with training options")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt if present")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=positive_int, help="torch intra-op threads (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch intra-op threads (default: torch's; with --resume the checkpoint's)",
+    )
     p.add_argument(
         "--task-param",
         action="append",
@@ -157,15 +161,15 @@ def run(args: argparse.Namespace) -> int:
     from spatialsnn.train import train
 
     config = config_from_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = Path(args.out)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
     try:
-        result = train(config, out, resume=args.resume, progress=not args.no_progress)
+        result = train(
+            config, out, resume=args.resume, progress=not args.no_progress, threads=args.threads
+        )
     except (ValueError, OSError) as err:
         raise CommandError(str(err)) from None
     finally:
