@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from spatialsnn.data import TASKS
-from spatialsnn.io import MAX_DELAY_STEPS
 from spatialsnn.loss import SNNLoss
-from spatialsnn.model import CONDITIONS
+from spatialsnn.model import CONDITIONS, MAX_DELAY_STEPS
 
 __all__ = ["TrainConfig", "check_config", "config_from_file"]
 

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from spatialsnn.io import real_dtype
-
 __all__ = ["DerivedVariableWarning", "check_derived", "implied_delay_steps"]
+
+
+def _real(dtype: np.dtype) -> bool:
+    """Integer or floating point (not bool, complex, string or object)."""
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
 
 
 class DerivedVariableWarning(UserWarning):
@@ -102,11 +105,7 @@ def check_derived(ds: xr.Dataset, cfg: dict[str, Any], source: Any = "<dataset>"
     var = ds[name]
     implied, what = implied_delay_steps(ds, cfg)
     kmax = math.floor(cfg["max_delay"] / cfg["dt"] + 0.5)
-    if (
-        var.dims != ("hidden_pre", "hidden_post")
-        or var.shape != (n, n)
-        or not real_dtype(var.dtype)
-    ):
+    if var.dims != ("hidden_pre", "hidden_post") or var.shape != (n, n) or not _real(var.dtype):
         problem = (
             f"has dims {var.dims}, shape {var.shape} and dtype {var.dtype}, not "
             f"('hidden_pre', 'hidden_post') of {n} x {n} numbers"

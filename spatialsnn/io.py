@@ -65,10 +65,6 @@ UNITS = {
 }
 
 
-#: Largest ``max_delay / dt`` a file may hold, steps (the compiled kernels' limit).
-MAX_DELAY_STEPS = 2**30
-
-
 class ModelFileError(ValueError):
     """A model file that cannot be used: the message names the file and the problem."""
 
@@ -300,7 +296,7 @@ def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
     return ds
 
 
-def real_dtype(dtype: np.dtype) -> bool:
+def _real_dtype(dtype: np.dtype) -> bool:
     """Integer or floating point (not bool, complex, string or object)."""
     return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
 
@@ -360,7 +356,7 @@ def _check_variable(ds: xr.Dataset, name: str, dims: dict[str, int], source: Any
     got = dict(zip(var.dims, var.shape, strict=True))
     if got != dims:
         raise _fail(source, f"variable {name!r} has shape {got}, expected {dims}")
-    if not real_dtype(var.dtype):
+    if not _real_dtype(var.dtype):
         raise _fail(source, f"variable {name!r} is not real-valued numeric ({var.dtype})")
     if not np.isfinite(var.values).all():
         raise _fail(source, f"variable {name!r} contains NaN or infinite values")
@@ -407,13 +403,15 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
     for name in ("max_delay", *(["refractory"] if "refractory" in scalars else [])):
         if not float(ds[name]) >= 0:
             raise _fail(source, f"{name} must be >= 0 ms, got {float(ds[name])}")
+    from spatialsnn.model import MAX_DELAY_STEPS
+
     steps = float(ds["max_delay"]) / float(ds["dt"])
     if not steps < MAX_DELAY_STEPS:
         raise _fail(source, f"max_delay / dt = {steps:g} steps; at most {MAX_DELAY_STEPS} allowed")
     for name in ds.data_vars:
         if str(name).startswith("history_"):
             var = ds[name]
-            if var.dims != ("epoch",) or not real_dtype(var.dtype):
+            if var.dims != ("epoch",) or not _real_dtype(var.dtype):
                 raise _fail(
                     source, f"history variable {name!r} must be numeric along 'epoch', "
                     f"got dims {var.dims} and dtype {var.dtype}"

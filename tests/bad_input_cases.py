@@ -218,6 +218,7 @@ ROWS: list[tuple[str, str, int]] = [
     ("export m.nc --brian2-script dir.nc", "--brian2-script: output dir.nc is a directory", 2),
     ("export m.nc --brian2-script net.py --data-file net.dat", "--data-file net.dat must end in .npz", 2),
     ("export m.nc --brian2-script net.npz", "--data-file net.npz would overwrite net.npz", 2),
+    ("export m.nc --brian2-script dir.py", "--brian2-script (its model copy): output dir.nc is a directory", 2),
     ("export m.nc --brian2-script net.py --data-file x.npz --data x.npz", "--data-file x.npz would overwrite x.npz", 2),
     ("export m.nc --brian2-script net.py --samples 0", "argument --samples: must be an integer >= 1, got 0", 2),
     ("export m.nc --brian2-script net.py --seed -1", "argument --seed: must be an integer >= 0", 2),
