@@ -12,7 +12,7 @@ steps, scalars, history) has the same bytes, and every attribute is equal, excep
 ``created`` time stamp and the ``history_epoch_seconds`` wall times, which differ between
 any two runs by nature.
 
-    python benchmarks/reproducibility.py --trials 10 --epochs 6 --seed 3 \\
+    python benchmarks/reproducibility.py --trials 10 --epochs 20 --seed 3 \\
         --markdown benchmarks/results/reproducibility.md
 
 Run it alone on the machine (other jobs are load the trials do not control).
@@ -158,15 +158,20 @@ def table(rows: list[dict], args: argparse.Namespace, reference_s: float) -> str
         verdict = "bitwise identical" if r["identical"] else f"DIFFERENT: {r['detail']}"
         lines.append(f"| {r['trial']} | {killed} | {r['checkpoint_epoch']} | "
                      f"{r['resume_s']:.0f} | {verdict} |")  # fmt: skip
-    same = sum(r["identical"] for r in rows)
-    lines += ["", f"{same} of {len(rows)} model files bitwise identical to the reference."]
+    killed = [r for r in rows if not r["finished_before_kill"]]
+    same = sum(r["identical"] for r in killed)
+    lines += [
+        "",
+        f"{same} of {len(killed)} killed and resumed runs bitwise identical to the reference; "
+        f"{sum(r['identical'] for r in rows)} of {len(rows)} model files in all.",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--trials", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--trials", type=int, default=10, help="killed runs")
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=3, help="training seed (and kill moments)")
     p.add_argument("--hog", type=int, default=os.cpu_count() or 1, help="busy processes")
     p.add_argument("--threads", type=int, help="--threads of spatialsnn train")
@@ -190,13 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"trial": "uninterrupted, beside the hog", "killed_at_s": hogged_s,
                      "finished_before_kill": True, "checkpoint_epoch": args.epochs,
                      "resume_s": 0.0, "identical": same, "detail": detail})  # fmt: skip
-        for i in range(1, args.trials + 1):
-            out = work / f"trial{i}.nc"
+        attempts = 0
+        while sum(not r["finished_before_kill"] for r in rows) < args.trials:
+            attempts += 1
+            if attempts > 3 * args.trials:
+                raise RuntimeError("too many runs finished before their kill moment")
+            out = work / f"trial{attempts}.nc"
             for stale in (out, out.with_name(out.name + ".ckpt")):
                 stale.unlink(missing_ok=True)
             moment = rng.uniform(0.05, 0.95) * hogged_s  # anywhere in a run beside the hog
             row = kill_and_resume(config, out, args.threads, moment)
-            row["trial"] = i
+            row["trial"] = attempts  # a run that finished first is shown, not counted
             row["identical"], row["detail"] = compare(reference, out)
             rows.append(row)
             print(table(rows, args, reference_s).splitlines()[-3], flush=True)

@@ -2,9 +2,11 @@
 
 ``invariance``: the first training steps of a configuration, in fresh processes with 1
 and with ``os.cpu_count()`` threads; prints whether the gradients and parameters after
-every step are bitwise identical. ``cost``: epoch times with torch's thread count left
-alone and with it fixed by ``torch.set_num_threads`` (which also turns off MKL's dynamic
-thread count, as ``spatialsnn.train.train`` does), in alternating fresh processes.
+every step are bitwise identical, and whether a plain ``tensor.sum()`` of an SHD-sized
+batch is (torch splits such a reduction across its threads). ``cost``: epoch times with
+torch's thread count left alone and with it fixed by ``torch.set_num_threads`` (which also
+turns off MKL's dynamic thread count, as ``spatialsnn.train.train`` does), in alternating
+fresh processes.
 
     python benchmarks/threads.py invariance
     python benchmarks/threads.py cost --epochs 8 --repeats 3
@@ -98,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(int(rest[0]))
             print(json.dumps(steps(json.loads(rest[1]), int(rest[2]))))
+        elif kind == "sum":
+            import torch
+
+            torch.set_num_threads(int(rest[0]))
+            x = torch.randn(int(rest[1]), generator=torch.Generator().manual_seed(0))
+            print(json.dumps(x.sum().item()))
         else:
             print(json.dumps(epochs(int(rest[0]), rest[1] == "pin")))
         return 0
@@ -110,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                     for t in (1, many)]  # fmt: skip
             same = sum(a == b for a, b in zip(*runs, strict=True))
             print(f"| {name} | {same} of {args.steps} steps bitwise identical |")
+        n = 256 * 100 * 700  # one SHD-sized batch of inputs
+        sums = [_child(["sum", str(t), str(n)]) for t in (1, many)]
+        print(f"| `torch.randn({n}).sum()` | {sums[0]!r} vs {sums[1]!r}: "
+              f"{'identical' if sums[0] == sums[1] else 'different'} |")  # fmt: skip
         return 0
     times: dict[str, list[float]] = {"threads as they are": [], "threads fixed": []}
     for _ in range(args.repeats):
