@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spatialsnn.data import TASKS
 from spatialsnn.loss import SNNLoss
-from spatialsnn.model import CONDITIONS
+from spatialsnn.model import CONDITIONS, MAX_DELAY_STEPS
 
-__all__ = ["TrainConfig", "check_config"]
+__all__ = ["TrainConfig", "check_config", "config_from_file"]
 
 #: Data sets that are read from files rather than generated.
 FILE_TASKS = ("shd", "ssc")
 #: Task parameters the SHD/SSC loaders take (``spatialsnn.data.load_shd``).
 FILE_TASK_PARAMS = ("n_steps", "n_channels")
+#: Seeds are integers in [0, 2**53): exact as JSON numbers, and within what the generators
+#: of torch and numpy accept after the offsets the trainer and the tasks add.
+SEED_LIMIT = 2**53
 
 
 @dataclass
@@ -243,8 +249,10 @@ def check_config(c: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "n_hidden", "dims"):
         _integer(name, getattr(c, name), 1)
     _integer("patience", c.patience, 0)
-    _integer("seed", c.seed, None)
-    _integer("data_seed", c.data_seed, None)
+    for name in ("seed", "data_seed"):
+        _integer(name, getattr(c, name), 0)
+        if getattr(c, name) >= SEED_LIMIT:
+            raise ValueError(f"{name} must be an integer < 2**53, got {getattr(c, name)!r}")
     for name, (units, low, strict) in _NUMBERS.items():
         value = getattr(c, name)
         if value is None and name in _OPTIONAL:
@@ -284,11 +292,27 @@ def check_config(c: TrainConfig) -> None:
     c.train_substeps = list(subs)
     if c.data_path is not None and not isinstance(c.data_path, str):
         raise ValueError(f"data_path must be a path (string), got {c.data_path!r}")
+    if c.data_path is not None and c.task not in FILE_TASKS:
+        raise ValueError(
+            f"data_path is for the data sets read from files ({', '.join(FILE_TASKS)}); "
+            f"task {c.task!r} is generated"
+        )
+    if not c.max_delay / c.dt < MAX_DELAY_STEPS:
+        raise ValueError(
+            f"max_delay / dt = {c.max_delay / c.dt:g} steps; at most {MAX_DELAY_STEPS} allowed"
+        )
     for name in ("task_params", "model_kwargs"):
         if not isinstance(getattr(c, name), dict):
             raise ValueError(f"{name} must be a table of options, got {getattr(c, name)!r}")
     if c.augment is not None and not isinstance(c.augment, dict):
         raise ValueError(f"augment must be a table of options (or absent), got {c.augment!r}")
+    if c.augment is not None:
+        from spatialsnn.data.augment import Augment
+
+        try:
+            Augment.from_config(c.augment)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ValueError(f"augment: {err}") from None
     _check_task_params(c)
     allowed = set(inspect.signature(SpatialSNN).parameters) - set(_SET_BY_CONFIG)
     unknown = sorted(set(c.model_kwargs) - allowed)
@@ -320,3 +344,23 @@ def _check_task_params(c: TrainConfig) -> None:
             _integer(f"task_params.{name}", value, 0 if name == "jitter" else 1)
         else:
             _number(f"task_params.{name}", value, units="", low=0.0, strict=False)
+    if c.task not in FILE_TASKS:
+        from spatialsnn.data.synthetic import check_params
+
+        try:
+            check_params(c.task, c.task_params)
+        except ValueError as err:
+            raise ValueError(f"task_params: {err}") from None
+
+
+def config_from_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a TOML (``.toml``) or JSON (``.json``) training configuration."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(text)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from spatialsnn.units import normalise_units
+
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
@@ -225,6 +227,15 @@ def _fail(path, problem: str) -> ModelFileError:
     return ModelFileError(f"{path}: {problem}")
 
 
+def _one_line(err: BaseException) -> str:
+    """An exception's message with its line breaks and runs of blanks folded to one blank."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+#: First bytes of netCDF3 files: classic, 64-bit offset, 64-bit data (CDF-5).
+_NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+
+
 def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
     """Read and validate a model file; return it as an in-memory Dataset.
 
@@ -241,9 +252,16 @@ def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
     Raises
     ------
     ModelFileError
-        With one message naming the file and the problem: missing file, not
-        netCDF/HDF5 or truncated, not a spatialsnn model, unknown format version,
-        missing variable, wrong shape, non-finite values, non-positive velocity.
+        With one message naming the file and the problem: missing file, directory,
+        empty file, netCDF3 file, not netCDF4/HDF5 or truncated, not a spatialsnn model,
+        unknown format version, missing variable, wrong dims or shape, non-finite values,
+        non-positive velocity, ... (see :func:`validate_dataset`).
+
+    Warns
+    -----
+    DerivedVariableWarning
+        When the stored delay steps disagree with the delays the file's positions (or
+        free delays), velocity and ``dt`` imply; the stored steps are never used.
     """
     path = Path(path)
     if path.is_dir():
@@ -251,14 +269,103 @@ def open_model_dataset(path: str | os.PathLike) -> xr.Dataset:
     if not path.is_file():
         raise _fail(path, "no such file")
     try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        raise _fail(path, f"cannot be read ({err.strerror or _one_line(err)})") from None
+    if not head:
+        raise _fail(path, "is empty (0 bytes), not a model file")
+    if head in _NETCDF3_MAGIC:
+        raise _fail(
+            path,
+            "is a netCDF3 (classic) file, but model files are netCDF4/HDF5; convert it with "
+            "xarray.open_dataset(old).to_netcdf(new, engine='h5netcdf')",
+        )
+    try:
         with xr.open_dataset(path, engine=ENGINE) as handle:
             ds = handle.load()
     except Exception as err:  # h5py/h5netcdf raise many types for broken files
         raise _fail(
-            path, f"cannot be read as a netCDF4/HDF5 file (truncated or corrupt?): {err}"
+            path,
+            f"cannot be read as a netCDF4/HDF5 file (truncated or corrupt?): {_one_line(err)}",
         ) from None
-    validate_dataset(ds, path)
+    cfg = validate_dataset(ds, path)
+    from spatialsnn.derived import check_derived
+
+    check_derived(ds, cfg, path)
     return ds
+
+
+def _real_dtype(dtype: np.dtype) -> bool:
+    """Integer or floating point (not bool, complex, string or object)."""
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+
+
+def _header(ds: xr.Dataset, source: Any) -> int:
+    """Check the ``format`` and ``format_version`` attributes; return the version."""
+    fmt = ds.attrs.get("format")
+    if not isinstance(fmt, str) or fmt != FORMAT_NAME:
+        raise _fail(source, f"not a spatialsnn model file (format attribute is {fmt!r})")
+    raw = ds.attrs.get("format_version")
+    if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, np.integer)):
+        raise _fail(source, f"format_version attribute is missing or not an integer: {raw}")
+    version = int(raw)
+    if version not in READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+        raise _fail(
+            source,
+            f"unknown format version {version} (this spatialsnn reads versions {readable}; "
+            "a newer file needs a newer spatialsnn)",
+        )
+    return version
+
+
+def _json_attribute(ds: xr.Dataset, name: str, source: Any) -> dict[str, Any]:
+    """A global attribute that must hold a JSON object."""
+    text = ds.attrs.get(name)
+    try:
+        value = json.loads(text) if isinstance(text, (str, bytes)) else None
+    except ValueError as err:
+        raise _fail(source, f"{name} attribute is not valid JSON ({_one_line(err)})") from None
+    if not isinstance(value, dict):
+        got = "missing" if text is None else f"not a JSON object: {str(text)[:40]!r}"
+        raise _fail(source, f"{name} attribute is {got}")
+    return value
+
+
+def _check_training_config(ds: xr.Dataset, source: Any) -> None:
+    """``training_config`` is optional; when present it is a JSON object (data: an object)."""
+    if "training_config" not in ds.attrs:
+        return
+    tc = _json_attribute(ds, "training_config", source)
+    if tc.get("data") is not None and not isinstance(tc["data"], dict):
+        raise _fail(source, f"training_config['data'] is not a JSON object: {tc['data']!r}")
+
+
+def _check_variable(ds: xr.Dataset, name: str, dims: dict[str, int], source: Any) -> None:
+    """Dims (names in order, sizes), dtype, finiteness and units of one required variable."""
+    if name not in ds.variables:
+        raise _fail(source, f"missing variable {name!r}")
+    var = ds[name]
+    if var.dims != tuple(dims):
+        raise _fail(
+            source,
+            f"variable {name!r} has dims {var.dims}, expected {tuple(dims)}"
+            + (" (weights are stored [pre, post])" if name.startswith("weight_") else ""),
+        )
+    got = dict(zip(var.dims, var.shape, strict=True))
+    if got != dims:
+        raise _fail(source, f"variable {name!r} has shape {got}, expected {dims}")
+    if not _real_dtype(var.dtype):
+        raise _fail(source, f"variable {name!r} is not real-valued numeric ({var.dtype})")
+    if not np.isfinite(var.values).all():
+        raise _fail(source, f"variable {name!r} contains NaN or infinite values")
+    units = var.attrs.get("units")
+    if units is None:
+        raise _fail(source, f"variable {name!r} has no units attribute")
+    want = UNITS.get(name, "1")  # weights are dimensionless
+    if not isinstance(units, str) or normalise_units(units) != want:
+        raise _fail(source, f"variable {name!r} has units {units!r}, expected {want!r}")
 
 
 def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any]:
@@ -269,29 +376,14 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
     ModelFileError
         On the first problem found.
     """
-    fmt = ds.attrs.get("format")
-    if fmt != FORMAT_NAME:
-        raise _fail(source, f"not a spatialsnn model file (format attribute is {fmt!r})")
-    version = ds.attrs.get("format_version")
-    try:
-        version = int(version)
-    except (TypeError, ValueError):
-        raise _fail(
-            source, f"format_version attribute is missing or not an integer: {version!r}"
-        ) from None
-    if version not in READABLE_VERSIONS:
-        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
-        raise _fail(
-            source,
-            f"unknown format version {version} (this spatialsnn reads versions {readable}; "
-            "a newer file needs a newer spatialsnn)",
-        )
+    version = _header(ds, source)
     scalars = [name for name in SCALARS if version >= 2 or name not in _ADDED_IN_V2]
+    cfg = _json_attribute(ds, "config", source)
     try:
-        cfg = json.loads(ds.attrs["config"])
         n_in, n_hidden, n_out, dims = (int(cfg[k]) for k in ("n_in", "n_hidden", "n_out", "dims"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise _fail(source, f"config attribute is missing or invalid ({err})") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
+        raise _fail(source, f"config attribute is missing or invalid ({err!r})") from None
+    _check_training_config(ds, source)
     expected = {
         "position_hidden": {"hidden": n_hidden, "space": dims},
         "weight_input_hidden": {"input": n_in, "hidden": n_hidden},
@@ -304,29 +396,26 @@ def validate_dataset(ds: xr.Dataset, source: Any = "<dataset>") -> dict[str, Any
     if cfg.get("delays") == "free":
         expected["delay_hidden_hidden"] = {"hidden_pre": n_hidden, "hidden_post": n_hidden}
     for name, shape in expected.items():
-        if name not in ds.variables:
-            raise _fail(source, f"missing variable {name!r}")
-        var = ds[name]
-        got = dict(zip(var.dims, var.shape, strict=True))
-        if got != shape:
-            raise _fail(source, f"variable {name!r} has shape {got}, expected {shape}")
-        if not np.issubdtype(var.dtype, np.number):
-            raise _fail(source, f"variable {name!r} is not numeric ({var.dtype})")
-        if not np.isfinite(var.values).all():
-            raise _fail(source, f"variable {name!r} contains NaN or infinite values")
-        if "units" not in var.attrs:
-            raise _fail(source, f"variable {name!r} has no units attribute")
-        want = UNITS.get(name, "1")  # weights are dimensionless
-        if var.attrs["units"] != want:
-            raise _fail(
-                source, f"variable {name!r} has units {var.attrs['units']!r}, expected {want!r}"
-            )
+        _check_variable(ds, name, shape, source)
     for name in ("dt", "velocity", "tau_mem", "tau_syn"):
         if not float(ds[name]) > 0:
             raise _fail(source, f"{name} must be positive, got {float(ds[name])}")
     for name in ("max_delay", *(["refractory"] if "refractory" in scalars else [])):
         if not float(ds[name]) >= 0:
             raise _fail(source, f"{name} must be >= 0 ms, got {float(ds[name])}")
+    from spatialsnn.model import MAX_DELAY_STEPS
+
+    steps = float(ds["max_delay"]) / float(ds["dt"])
+    if not steps < MAX_DELAY_STEPS:
+        raise _fail(source, f"max_delay / dt = {steps:g} steps; at most {MAX_DELAY_STEPS} allowed")
+    for name in ds.data_vars:
+        if str(name).startswith("history_"):
+            var = ds[name]
+            if var.dims != ("epoch",) or not _real_dtype(var.dtype):
+                raise _fail(
+                    source, f"history variable {name!r} must be numeric along 'epoch', "
+                    f"got dims {var.dims} and dtype {var.dtype}"
+                )  # fmt: skip
     for name in SCALARS:  # the variables are the source of truth for physical values
         cfg[name] = float(ds[name]) if name in scalars else _ADDED_IN_V2[name]
     return cfg
@@ -350,8 +439,8 @@ def from_dataset(ds: xr.Dataset, source: Any = "<dataset>", dtype: torch.dtype |
     cfg = validate_dataset(ds, source)
     try:
         model = SpatialSNN(**cfg)
-    except (TypeError, ValueError) as err:
-        raise _fail(source, f"config cannot build a model: {err}") from None
+    except (TypeError, ValueError, OverflowError, RuntimeError) as err:
+        raise _fail(source, f"config cannot build a model: {_one_line(err)}") from None
     if dtype is None:
         stored = ds["weight_hidden_hidden"].dtype
         dtype = torch.float64 if stored == np.float64 else torch.float32

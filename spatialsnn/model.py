@@ -23,7 +23,11 @@ from spatialsnn.geometry import delay_steps, delays_from_positions, report_clamp
 from spatialsnn.ops._common import check_mode
 from spatialsnn.readouts import READOUTS, readout
 
-__all__ = ["CONDITIONS", "DELAY_KINDS", "SNNOutput", "SpatialSNN"]
+__all__ = ["CONDITIONS", "DELAY_KINDS", "MAX_DELAY_STEPS", "SNNOutput", "SpatialSNN"]
+
+#: Largest ``max_delay / dt``, steps: delays are counted in int64 steps, and the compiled
+#: kernels index their ring buffers with 32-bit integers.
+MAX_DELAY_STEPS = 2**30
 
 #: Sources of the recurrent delays (``SpatialSNN(delays=...)``).
 DELAY_KINDS = ("spatial", "free", "none")
@@ -187,6 +191,10 @@ class SpatialSNN(nn.Module):
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         ops.resolve_backend(backend)
         self.coefficients = lif_coefficients(dt, tau_mem, tau_syn)
+        if not max_delay / dt < MAX_DELAY_STEPS:
+            raise ValueError(
+                f"max_delay / dt = {max_delay / dt:g} steps; at most {MAX_DELAY_STEPS} allowed"
+            )
         if init_extent is None:
             init_extent = velocity * 1.0
         self.hparams: dict[str, Any] = dict(

@@ -139,15 +139,14 @@ def describe_file(path: str | os.PathLike) -> dict[str, Any]:
     """
     from spatialsnn.io import from_dataset
 
-    ds = open_model_dataset(path)
+    ds = open_model_dataset(path)  # warns if the stored delay steps are stale
     cfg = validate_dataset(ds, path)
     model = from_dataset(ds, path)
     delays_ms = model.delays().detach().numpy()
+    # always from the positions (or free delays), velocity and dt, as simulated: the
+    # stored delay_steps_hidden_hidden are derived, for inspection, and may be stale
     raw_steps = np.floor(delays_ms / cfg["dt"] + 0.5)
-    if "delay_steps_hidden_hidden" in ds:
-        steps = ds["delay_steps_hidden_hidden"].values
-    else:  # optional in the format (derived, for inspection): recompute it
-        steps = np.clip(raw_steps, 0, model.max_delay_steps)
+    steps = np.clip(raw_steps, 0, model.max_delay_steps)
     history = history_of(ds)
     return {
         "file": str(path),

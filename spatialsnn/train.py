@@ -11,11 +11,9 @@ single-process gradient of the same global batch.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from spatialsnn.config import TrainConfig
+from spatialsnn import ops
+from spatialsnn.checkpoint import (
+    atomic_save,
+    check_checkpoint,
+    read_checkpoint,
+    remove_stale_temporaries,
+)
+from spatialsnn.config import TrainConfig, config_from_file  # noqa: F401 (re-exported)
 from spatialsnn.data import SpikeDataset
 from spatialsnn.model import CONDITIONS, SpatialSNN
 from spatialsnn.progress import batch_bar, epoch_line, kernel_notes, on_terminal
@@ -134,16 +139,6 @@ def evaluate(model: SpatialSNN, data: SpikeDataset, batch_size: int = 256) -> di
     }
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # mkstemp would be 0600
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 class Trainer:
     """The training loop of one configuration.
 
@@ -201,6 +196,9 @@ class Trainer:
                 **spec,
                 **{**init, **config.model_kwargs},
             ).to(getattr(torch, config.dtype))
+        #: the implementation of the delay operators this run computes with: a resumed
+        #: run must use the same one to continue bit for bit (see check_checkpoint)
+        self.backend = ops.resolve_backend(config.backend, "cpu", self.model.w_in.dtype)
         self.loss_fn = config.loss()
         self.optimizer = torch.optim.Adam(self._param_groups())
         self.augment = None
@@ -245,19 +243,13 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "best_state": self.best_state,
             "stale": self.stale,
+            "backend": self.backend,
+            "threads": torch.get_num_threads(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state` (the configuration must match)."""
-        if state.get("format") != "spatialsnn-checkpoint":
-            raise ValueError("not a spatialsnn checkpoint")
-        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
-        now = {k: v for k, v in self.config.to_dict().items() if k != "epochs"}
-        if saved != now:
-            diff = sorted(k for k in now if saved.get(k) != now[k])
-            raise ValueError(
-                f"checkpoint was made with a different configuration ({', '.join(diff)})"
-            )
+        check_checkpoint(state, self.config, self.backend)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = state["epoch"]
@@ -364,7 +356,7 @@ class Trainer:
                     bar_active=on_terminal(),
                 )
             if checkpoint is not None and self.rank == 0:
-                _atomic_torch_save(self.state(), checkpoint)
+                atomic_save(self.state(), checkpoint)
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         return TrainResult(self.model, self.history, self.best_epoch)
@@ -376,6 +368,7 @@ class Trainer:
             "data": self.data_info,
             "best_epoch": self.best_epoch,
             "world_size": self.world,
+            "threads": torch.get_num_threads(),
         }
 
 
@@ -387,6 +380,7 @@ def train(
     progress: bool = True,
     train_data: SpikeDataset | None = None,
     test_data: SpikeDataset | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train a network and (optionally) write its model file.
 
@@ -405,6 +399,12 @@ def train(
         Progress bar and one line per epoch.
     train_data, test_data : SpikeDataset, optional
         Data to use instead of loading it from the configuration.
+    threads : int, optional
+        torch's intra-op threads for the run (``torch.set_num_threads``, process-wide).
+        None: the thread count recorded in the checkpoint when resuming, else torch's
+        current one. Either way the count is fixed for the whole run, MKL's included
+        (``torch.set_num_threads`` turns off MKL's dynamic choice of threads), so no
+        thread pool adapts to the machine's load; docs/training.md, "Reproducibility".
 
     Returns
     -------
@@ -414,16 +414,23 @@ def train(
 
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
-    if out is not None:
-        check_output_path(out)  # before any data is loaded or trained on
-    trainer = Trainer(config, train_data, test_data, progress=progress)
-    ckpt = None
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+    if config.data_path is not None and not Path(config.data_path).expanduser().exists():
+        raise ValueError(f"data_path {config.data_path}: no such file or directory")
+    ckpt = state = None
+    if out is not None:  # before any data is loaded or trained on
+        out = check_output_path(out)
         ckpt = out.with_name(out.name + ".ckpt")
         if resume and ckpt.exists():
-            trainer.load_state(torch.load(ckpt, weights_only=False))
+            backend = ops.resolve_backend(config.backend, "cpu", getattr(torch, config.dtype))
+            state = read_checkpoint(ckpt, config, backend)
+        for target in (ckpt, out):  # temporaries of a run killed while it saved
+            remove_stale_temporaries(target)
+    _fix_threads(threads, state)
+    trainer = Trainer(config, train_data, test_data, progress=progress)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if state is not None:
+        trainer.load_state(state)
     result = trainer.fit(ckpt)
     if out is not None and trainer.rank == 0:
         save(result.model, out, history=result.history, training_config=trainer.training_config())
@@ -431,6 +438,23 @@ def train(
         if ckpt is not None and ckpt.exists():
             ckpt.unlink()
     return result
+
+
+def _fix_threads(threads: int | None, state: dict[str, Any] | None) -> None:
+    """Set torch's (and MKL's) thread count once for the run, as resuming needs it."""
+    import warnings
+
+    recorded = state.get("threads") if state is not None else None
+    if threads is None:
+        threads = recorded or torch.get_num_threads()
+    elif recorded is not None and recorded != threads:
+        warnings.warn(
+            f"the checkpoint was computed with {recorded} threads and this run uses {threads}; "
+            "large reductions may round differently, so the result may differ in the last "
+            "bits from an uninterrupted run (leave out --threads to use the checkpoint's)",
+            stacklevel=3,
+        )
+    torch.set_num_threads(int(threads))
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -449,6 +473,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
         raise ValueError(
             f"output {path} is a directory; give the model file's path, e.g. {path}/model.nc"
         )
+    ckpt = path.with_name(path.name + ".ckpt")
+    if ckpt.is_dir():
+        raise ValueError(f"output {path}: its checkpoint path {ckpt} is a directory")
     parent = path.parent
     existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
     if not existing.is_dir():
@@ -456,16 +483,3 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"output {path}: cannot write in {existing} (permission denied)")
     return path
-
-
-def config_from_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a TOML (``.toml``) or JSON (``.json``) training configuration."""
-    path = Path(path)
-    text = path.read_text()
-    if path.suffix == ".json":
-        return json.loads(text)
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    return tomllib.loads(text)

@@ -25,6 +25,7 @@ __all__ = [
     "VOLTAGE",
     "WEIGHT",
     "m_per_s_to_um_per_ms",
+    "normalise_units",
     "um_per_ms_to_m_per_s",
 ]
 
@@ -53,3 +54,28 @@ def m_per_s_to_um_per_ms(velocity: float) -> float:
 def um_per_ms_to_m_per_s(velocity: float) -> float:
     """Convert a conduction velocity from µm/ms to m/s (divide by 1000)."""
     return float(velocity) / _UM_PER_MS_IN_M_PER_S
+
+
+#: Other spellings of the prefix micro that files carry: the micro sign (U+00B5) and the
+#: Greek small letter mu (U+03BC). Both mean ``u``: ``µm`` is ``um``, ``µm/ms`` is ``um/ms``.
+_MICRO_SPELLINGS = ("\u00b5", "\u03bc")
+
+
+def normalise_units(units: str) -> str:
+    """The ASCII spelling of a ``units`` attribute: ``"µm"`` -> ``"um"``, ``" ms "`` -> ``"ms"``.
+
+    Parameters
+    ----------
+    units : str
+        A CF-style units string as found in a file.
+
+    Returns
+    -------
+    str
+        The same unit with surrounding blanks removed and the micro sign or Greek mu
+        written ``u`` (the spelling spatialsnn writes).
+    """
+    text = units.strip()
+    for micro in _MICRO_SPELLINGS:
+        text = text.replace(micro, "u")
+    return text

@@ -146,7 +146,9 @@ def test_usage_errors_exit_with_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
-    assert "usage: spatialsnn" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage: spatialsnn" in err
+    assert err.count("\n") == 1 and "Traceback" not in err  # one line
 
 
 def test_python_dash_m_spatialsnn_info(model_file):

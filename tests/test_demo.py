@@ -40,15 +40,19 @@ def test_demo_trains_validates_analyses_and_writes_figures(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--epochs", "0"], "--epochs must be >= 1"),
-        (["--samples", "0"], "--samples must be >= 1"),
+        (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got 0"),
+        (["--samples", "0"], "argument --samples: must be an integer >= 1, got 0"),
         (["--plots", "FILE"], "exists and is not a directory"),
     ],
 )
 def test_demo_refuses_bad_input_before_training(tmp_path, capsys, extra, message):
     (tmp_path / "FILE").write_text("")
     extra = [str(tmp_path / e) if e == "FILE" else e for e in extra]
-    assert main(["demo", "--out", str(tmp_path / "m.nc"), *extra]) == 2
+    try:
+        code = main(["demo", "--out", str(tmp_path / "m.nc"), *extra])
+    except SystemExit as exit_:  # a usage error, refused by the parser
+        code = exit_.code
+    assert code == 2
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
     assert "Training" not in captured.out  # refused before any work

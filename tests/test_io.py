@@ -429,7 +429,7 @@ BAD = {
     "format-version-missing": (_set_attr("format_version", None), "format_version attribute"),
     "not-spatialsnn": (_set_attr("format", None), "not a spatialsnn model file"),
     "other-format": (_set_attr("format", "something-else"), "not a spatialsnn model file"),
-    "config-not-json": (_set_attr("config", "{n_in: 12"), "config attribute is missing or invalid"),
+    "config-not-json": (_set_attr("config", "{n_in: 12"), "config attribute is not valid JSON"),
     "config-missing-size": (
         lambda ds: ds.assign_attrs(config=json.dumps({"n_in": N_IN, "n_out": N_OUT, "dims": 2})),
         "config attribute is missing or invalid",
@@ -442,6 +442,47 @@ BAD = {
         _set_var_attr("velocity", "units", "m/s"),
         r"'velocity' has units 'm/s', expected 'um/ms'",
     ),
+    "units-not-a-string": (
+        _set_var_attr("velocity", "units", np.array([1, 2])),
+        r"'velocity' has units array\(\[1, 2\]\), expected 'um/ms'",
+    ),
+    "dims-swapped": (
+        lambda ds: ds.assign(
+            weight_hidden_output=xr.Variable(
+                ("output", "hidden"),
+                ds["weight_hidden_output"].values.T,
+                ds["weight_hidden_output"].attrs,
+            )
+        ),
+        r"'weight_hidden_output' has dims \('output', 'hidden'\), expected \('hidden', 'output'\) "
+        r"\(weights are stored \[pre, post\]\)",
+    ),
+    "complex-weights": (
+        lambda ds: ds.assign(weight_input_hidden=ds["weight_input_hidden"].astype(np.complex64)),
+        r"'weight_input_hidden' is not real-valued numeric \(complex64\)",
+    ),
+    "bool-positions": (
+        lambda ds: ds.assign(position_hidden=ds["position_hidden"] > 0),
+        r"'position_hidden' is not real-valued numeric \(bool\)",
+    ),
+    "format-version-float": (_set_attr("format_version", 2.0), "not an integer: 2.0"),
+    "training-config-not-json": (
+        _set_attr("training_config", "{seed: 1"),
+        "training_config attribute is not valid JSON",
+    ),
+    "training-config-a-list": (
+        _set_attr("training_config", "[1, 2]"),
+        "training_config attribute is not a JSON object",
+    ),
+    "training-config-data-not-a-table": (
+        _set_attr("training_config", '{"data": "shd"}'),
+        r"training_config\['data'\] is not a JSON object",
+    ),
+    "history-two-dims": (
+        lambda ds: ds.assign(history_x=(("hidden", "space"), np.zeros((N_HIDDEN, 2)))),
+        "history variable 'history_x' must be numeric along 'epoch'",
+    ),
+    "max-delay-beyond-the-kernels": (_with("max_delay", 1e12), r"max_delay / dt = 1e\+12 steps"),
 }
 
 
@@ -582,3 +623,88 @@ def test_version_1_file_loads_without_refractory_period_and_reproduces_itself(tm
         a, b = model(x), loaded(x)
     assert a.hidden_spikes.sum() > 0
     assert torch.equal(a.hidden_spikes, b.hidden_spikes)
+
+
+# -------------------------------------------------- spellings, formats, derived variables
+
+
+def test_micro_sign_and_greek_mu_mean_um(saved, tmp_path):
+    def edit(ds):
+        ds["position_hidden"].attrs["units"] = "\u00b5m"  # micro sign
+        ds["position_input"].attrs["units"] = "\u03bcm"  # Greek small letter mu
+        ds["velocity"].attrs["units"] = " \u00b5m/ms "
+        return ds
+
+    path = _rewrite(saved, tmp_path / "micro.nc", edit)
+    assert torch.equal(spatialsnn.load(path).positions, spatialsnn.load(saved).positions)
+
+
+def test_netcdf3_file_is_refused_with_how_to_convert(saved, tmp_path):
+    path = tmp_path / "nc3.nc"
+    with xr.open_dataset(saved, engine=ENGINE) as ds:
+        ds.load().to_netcdf(path, engine="scipy")
+    assert path.read_bytes()[:3] == b"CDF"
+    err = _refused(path, "is a netCDF3 \\(classic\\) file, but model files are netCDF4/HDF5")
+    assert "engine='h5netcdf'" in str(err)
+
+
+def test_empty_file_is_refused_as_empty(tmp_path):
+    (tmp_path / "empty.nc").write_bytes(b"")
+    _refused(tmp_path / "empty.nc", "is empty \\(0 bytes\\)")
+
+
+def _steps_changed(ds):
+    steps = ds["delay_steps_hidden_hidden"].values.copy()
+    steps[0, 1] += 2
+    steps[3, 4] += 1
+    ds["delay_steps_hidden_hidden"].values = steps
+    return ds
+
+
+@pytest.mark.parametrize("delays", ["spatial", "free", "none"])
+def test_stale_delay_steps_are_named_in_a_warning_and_ignored(delays, tmp_path):
+    from spatialsnn.derived import DerivedVariableWarning
+
+    model = _trained_like(seed=3, delays=delays, velocity=40.0, dt=0.5, max_delay=20.0)
+    good = spatialsnn.save(model, tmp_path / "good.nc")
+    bad = _rewrite(good, tmp_path / "stale.nc", _steps_changed)
+    with pytest.warns(DerivedVariableWarning, match="'delay_steps_hidden_hidden' disagrees") as w:
+        loaded = spatialsnn.load(bad)
+    assert str(bad) in str(w[0].message) and "in 2 of 100 synapses (by up to 2 steps)" in str(
+        w[0].message
+    )
+    assert torch.equal(loaded.delay_steps(), model.delay_steps())  # from the positions
+
+
+@pytest.mark.parametrize("kw", CONFIGS.values(), ids=CONFIGS.keys())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_files_as_saved_raise_no_derived_variable_warning(kw, dtype, tmp_path):
+    import warnings
+
+    from spatialsnn.derived import DerivedVariableWarning
+
+    for seed in range(5):  # many delays, some within rounding error of a half step
+        path = spatialsnn.save(_trained_like(seed=seed, dtype=dtype, **kw), tmp_path / "m.nc")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DerivedVariableWarning)
+            spatialsnn.load(path)
+
+
+def test_a_file_with_dt_edited_warns_and_delays_come_from_the_positions(tmp_path):
+    from spatialsnn.derived import DerivedVariableWarning
+    from spatialsnn.summary import describe_file
+
+    model = _trained_like(seed=2, velocity=50.0, init_extent=300.0, max_delay=40.0)
+    path = spatialsnn.save(model, tmp_path / "m.nc")
+    edited = _rewrite(path, tmp_path / "dt.nc", _with("dt", 0.3))
+    with pytest.warns(
+        DerivedVariableWarning, match="disagrees with the delays implied by the positions"
+    ):
+        desc = describe_file(edited)
+    with xr.open_dataset(edited, engine=ENGINE) as ds:
+        p = ds["position_hidden"].values.astype(np.float64)
+        stored_max = float(ds["delay_steps_hidden_hidden"].max())
+    dist = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
+    steps = np.clip(np.floor(dist / 50.0 / 0.3 + 0.5), 0, np.floor(40.0 / 0.3 + 0.5))
+    assert desc["recurrent_delay_steps"]["max"] == steps.max() != stored_max
+    assert desc["recurrent_delay_steps"]["median"] == float(np.median(steps))

@@ -253,56 +253,6 @@ def test_train_help_states_every_default(capsys):
     assert "default: 1e-05 for --condition spatial+cost, else 0" in text
 
 
-#: One bad value per option of `spatialsnn train`: the flags, and what the message says.
-#: docs/training.md ("Bad options") shows the same table.
-BAD_OPTIONS = [
-    (["--dt", "0"], "dt must be a finite number > 0 (ms), got 0"),
-    (["--dt", "nan"], "dt must be a finite number > 0 (ms), got nan"),
-    (["--velocity", "-1"], "velocity must be a finite number > 0 (um/ms)"),
-    (["--max-delay", "-5"], "max_delay must be a finite number >= 0 (ms)"),
-    (["--tau-mem", "0"], "tau_mem must be a finite number > 0 (ms)"),
-    (["--tau-syn", "inf"], "tau_syn must be a finite number > 0 (ms)"),
-    (["--refractory", "-1"], "refractory must be a finite number >= 0 (ms)"),
-    (["--lr", "nan"], "lr must be a finite number > 0, got nan"),
-    (["--position-lr", "0"], "position_lr must be a finite number > 0 (um per step)"),
-    (["--delay-lr", "-1"], "delay_lr must be a finite number > 0 (ms per step)"),
-    (["--spike-reg", "-1"], "spike_reg must be a finite number >= 0"),
-    (["--nu", "-1"], "nu must be a finite number >= 0 (spikes per neuron and trial)"),
-    (["--l1", "nan"], "l1 must be a finite number >= 0"),
-    (["--rate-reg", "-1"], "rate_reg must be a finite number >= 0 (per (spikes/s)^2)"),
-    (["--rate-range", "50", "10"], "rate_range must be [low, high] spikes/s"),
-    (["--train-substeps", "0"], "train_substeps must be a non-empty list of positive integers"),
-    (["--connection-cost", "-1"], "connection_cost must be a finite number >= 0"),
-    (["--cost-exponent", "3"], "cost_exponent must be one of (1, 2)"),
-    (["--communicability-cost", "nan"], "communicability_cost must be a finite number >= 0"),
-    (["--epochs", "0"], "epochs must be an integer >= 1"),
-    (["--batch-size", "0"], "batch_size must be an integer >= 1"),
-    (["--n-hidden", "0"], "n_hidden must be an integer >= 1"),
-    (["--dims", "0"], "dims must be an integer >= 1"),
-    (["--patience", "-1"], "patience must be an integer >= 0"),
-    (["--val-fraction", "1"], "val_fraction must be in [0, 1)"),
-    (["--readout", "mean"], "readout must be one of"),
-    (["--delay-mode", "nearest"], "delay_mode must be one of"),
-    (["--backend", "gpu"], "backend must be one of"),
-    (["--init", "xavier"], "init must be one of ('auto', 'paper')"),
-    (["--dtype", "float16"], "dtype must be one of ('float32', 'float64')"),
-    (["--task", "shd", "--task-param", "n_train=64"], "task 'shd' does not take the task"),
-    (["--task-param", "n_train=-3"], "task_params.n_train must be an integer >= 1"),
-    (["--task-param", "noise=nan"], "task_params.noise must be a finite number >= 0"),
-    (["--augment", "[1, 2]"], "augment must be a table of options"),
-]
-
-
-@pytest.mark.parametrize(("argv", "message"), BAD_OPTIONS, ids=[a[0] for a, _ in BAD_OPTIONS])
-def test_every_train_option_is_checked_before_any_work(tmp_path, capsys, argv, message):
-    out = tmp_path / "x.nc"
-    assert main(["train", "--out", str(out), *argv]) == 2
-    err = capsys.readouterr().err
-    assert message in err, err
-    assert "Traceback" not in err and err.count("\n") == 1  # one line
-    assert list(tmp_path.iterdir()) == []  # nothing written, no checkpoint
-
-
 def test_model_kwargs_cannot_override_the_configuration():
     with pytest.raises(ValueError, match="dt cannot be set there"):
         TrainConfig(model_kwargs={"dt": 0.5})
@@ -329,9 +279,3 @@ def test_unwritable_output_is_refused_before_training(tmp_path, capsys, monkeypa
     assert ("is a directory" if where == "directory" else "is not a directory") in err
     assert "Traceback" not in err and err.count("\n") == 1
     assert sorted(tmp_path.rglob("*")) == before  # no checkpoint, no temporary file
-
-
-def test_docs_table_of_bad_options_matches_the_tests():
-    page = (Path(__file__).resolve().parent.parent / "docs" / "training.md").read_text()
-    for argv, message in BAD_OPTIONS:
-        assert f"`spatialsnn train --out m.nc {' '.join(argv)}` | `{message}`" in page, argv

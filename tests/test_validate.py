@@ -174,7 +174,7 @@ def corrupt(path: Path) -> Path:
     [
         (lambda tmp, m: [str(tmp / "missing.nc")], "no such file"),
         (lambda tmp, m: [str(corrupt(m))], "truncated or corrupt"),
-        (lambda tmp, m: [str(m), "--data", str(tmp / "none.npz")], "no such data file"),
+        (lambda tmp, m: [str(m), "--data", str(tmp / "none.npz")], "none.npz: no such file"),
         (lambda tmp, m: [str(m), "--data", str(tmp / "d.txt")], "unknown data format"),
         (lambda tmp, m: [str(m), "--data", str(tmp / "wrong.npz")], "channels"),
         (lambda tmp, m: [str(m), "--data", str(tmp / "garbage.npz")], "cannot be read"),

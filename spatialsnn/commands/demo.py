@@ -16,6 +16,12 @@ import json
 from pathlib import Path
 
 from spatialsnn.commands import CommandError
+from spatialsnn.commands._options import (
+    check_output_dir,
+    check_output_file,
+    positive_int,
+    removed_on_failure,
+)
 
 #: The demo's training configuration (see spatialsnn.train.TrainConfig).
 DEMO_CONFIG = dict(
@@ -42,10 +48,12 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="demo-model.nc", help="model file to write")
-    p.add_argument("--epochs", type=int, help=f"training epochs (default {DEMO_CONFIG['epochs']})")
+    p.add_argument(
+        "--epochs", type=positive_int, help=f"training epochs (default {DEMO_CONFIG['epochs']})"
+    )
     p.add_argument(
         "--samples",
-        type=int,
+        type=positive_int,
         help="test samples to validate in Brian2 (default: all 256; with fewer, one changed "
         "prediction weighs more in the 2-point transfer criterion)",
     )
@@ -65,20 +73,17 @@ def run(args: argparse.Namespace) -> int:
 
     config = dict(DEMO_CONFIG)
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise CommandError("--epochs must be >= 1")
         config["epochs"] = args.epochs
-    if args.samples is not None and args.samples < 1:
-        raise CommandError(f"--samples must be >= 1, got {args.samples}")
-    out = Path(args.out)
+    out = check_output_file(args.out, "--out")
     plots = Path(args.plots) if args.plots else out.with_name(out.stem + "-figures")
-    if plots.exists() and not plots.is_dir():
-        raise CommandError(f"--plots: {plots} exists and is not a directory")
+    check_output_dir(plots, "--plots")
+    ckpt = out.with_name(out.name + ".ckpt")
     print(f"Training a {config['n_hidden']}-neuron spatial network on the synthetic "
           f"'{config['task']}' task ...")  # fmt: skip
     try:
-        result = train(config, out, progress=not args.no_progress)
-    except OSError as err:
+        with removed_on_failure(ckpt):  # the demo has no --resume: no checkpoint is kept
+            result = train(config, out, progress=not args.no_progress)
+    except (OSError, ValueError) as err:
         raise CommandError(str(err)) from None
     h, best = result.history, result.best_epoch - 1
     print(
@@ -91,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         print('\nBrian2 is not installed: `pip install -e ".[brian2]"` adds the validation step.')
     else:
         status = _validate(out, args.samples)
-    figures = _analyse(out, plots)
+    with removed_on_failure(plots):
+        figures = _analyse(out, plots)
     print(f"\nModel written to {out.resolve()}")
     if figures:
         print(f"Figures written to {plots.resolve()}: {', '.join(p.name for p in figures)}")

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from spatialsnn.commands import CommandError
+from spatialsnn.commands._options import positive_int
 
 #: flag -> TrainConfig field, for the options with a plain scalar type
 _SCALARS = {
@@ -43,7 +44,11 @@ def register(sub) -> None:
     p.add_argument("--config", help="TOML or JSON file with training options")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt if present")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch intra-op threads (default: torch's; with --resume the checkpoint's)",
+    )
     p.add_argument(
         "--task-param",
         action="append",
@@ -113,19 +118,29 @@ def config_from_args(args: argparse.Namespace):
     values: dict = {}
     if args.config:
         try:
-            values.update(config_from_file(args.config))
+            values = config_from_file(args.config)
         except FileNotFoundError:
             raise CommandError(f"{args.config}: no such file") from None
-        except ValueError as err:  # JSON and TOML decode errors are ValueErrors
+        except (ValueError, UnicodeDecodeError) as err:  # JSON and TOML decode errors
             raise CommandError(f"{args.config}: cannot parse: {err}") from None
+        except OSError as err:  # a directory, no permission, ...
+            raise CommandError(f"{args.config}: cannot read: {err.strerror or err}") from None
+        if not isinstance(values, dict):
+            raise CommandError(f"{args.config}: must hold a table of options, got {values!r}")
+        values = dict(values)
     for name in (*_SCALARS, "rate_range", "train_substeps"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    if args.task_param:
+        params = values.get("task_params", {})
+        if not isinstance(params, dict):
+            raise CommandError(f"task_params must be a table of options, got {params!r}")
+        values["task_params"] = params = dict(params)
     for item in args.task_param:
         key, sep, value = item.partition("=")
         if not sep:
             raise CommandError(f"--task-param expects KEY=VALUE, got {item!r}")
-        values.setdefault("task_params", {})[key] = _parse_value(value)
+        params[key] = _parse_value(value)
     if args.cost_into_positions:
         values["cost_into_positions"] = args.cost_into_positions == "yes"
     if args.augment:
@@ -146,15 +161,15 @@ def run(args: argparse.Namespace) -> int:
     from spatialsnn.train import train
 
     config = config_from_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = Path(args.out)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
     try:
-        result = train(config, out, resume=args.resume, progress=not args.no_progress)
+        result = train(
+            config, out, resume=args.resume, progress=not args.no_progress, threads=args.threads
+        )
     except (ValueError, OSError) as err:
         raise CommandError(str(err)) from None
     finally:

@@ -25,40 +25,19 @@ import argparse
 import sys
 
 from spatialsnn.commands import CommandError
+from spatialsnn.commands._options import (
+    check_data_options,
+    check_output_dir,
+    check_output_file,
+    number,
+    positive_int,
+    removed_on_failure,
+    seed,
+)
 
 DEVICES = ("runtime", "cpp_standalone", "cuda_standalone")
 #: The simulation steps of ``--faithful`` below the training step, ms.
 FAITHFUL_STEPS = (0.1, 0.025)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value
 
 
 def register(sub) -> None:
@@ -78,23 +57,21 @@ def register(sub) -> None:
     p.add_argument(
         "--split",
         choices=("test", "train"),
-        default="test",
         help="split of the recorded data (default: test)",
     )
-    p.add_argument("--samples", type=_positive_int, metavar="N", help="use the first N samples")
-    p.add_argument("--seed", type=int, default=0, help="seed of --data random (default 0)")
+    p.add_argument("--samples", type=positive_int, metavar="N", help="use the first N samples")
+    p.add_argument("--seed", type=seed, help="seed of --data random (default 0)")
     p.add_argument(
         "--device", choices=DEVICES, default="runtime", help="Brian2 device (default: runtime)"
     )
     p.add_argument(
         "--target",
         choices=("numpy", "cython"),
-        default="numpy",
         help="code generation of the runtime device (default: numpy)",
     )
     p.add_argument(
         "--dt",
-        type=_positive_float,
+        type=number(0, strict=True, units="ms"),
         metavar="MS",
         help="simulation time step in ms, dividing the model's (e.g. 0.1); both sides run at it",
     )
@@ -106,27 +83,27 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--tolerance",
-        type=_positive_float,
+        type=number(0, strict=True, units="ms"),
         metavar="MS",
         help="tolerance of the spike agreement (default: the model's dt)",
     )
     p.add_argument(
         "--min-identical",
-        type=_fraction,
+        type=number(0, strict=False, high=1),
         metavar="FRACTION",
         help="required fraction of identical samples (default: 0.99 in float64, "
         "not required in float32)",
     )
     p.add_argument(
         "--max-accuracy-diff",
-        type=float,
+        type=number(0, strict=False, high=100, units="percentage points"),
         default=0.5,
         metavar="PP",
         help="largest accuracy difference, percentage points (default: 0.5)",
     )
     p.add_argument(
         "--max-transfer-drop",
-        type=_non_negative_float,
+        type=number(0, strict=False, high=100, units="percentage points"),
         default=2.0,
         metavar="PP",
         help="with --dt finer than the training step: largest accuracy drop of Brian2 at "
@@ -140,14 +117,14 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="parallel Brian2 processes (default: 1)",
     )
     p.add_argument(
         "--batch",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="samples per Brian2 run (default: 16 runtime, 1 standalone)",
     )
@@ -158,7 +135,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--compute-capability",
-        type=float,
+        type=number(0, strict=True),
         metavar="X.Y",
         help="cuda_standalone: target GPU when none can be detected (default 9.0)",
     )
@@ -168,30 +145,75 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def _steps(args: argparse.Namespace) -> list[float | None]:
+def _steps(args: argparse.Namespace, train_dt: float) -> list[float | None]:
     """The simulation steps to validate at (None: the model's training step)."""
     if not args.faithful:
         return [args.dt]
     if args.dt is not None:
         raise CommandError("--faithful runs its own ladder of steps; leave out --dt")
+    return [None, *(dt for dt in FAITHFUL_STEPS if dt < train_dt * (1 - 1e-9))]
+
+
+def _report_paths(report: str, steps: list[float | None], train_dt: float) -> list:
+    """One report file, or one per step of ``--faithful`` (``OUT-dt0.1.nc``, ...)."""
+    from pathlib import Path
+
+    out = Path(report)
+    if len(steps) == 1:
+        return [out]
+    return [
+        out.with_name(f"{out.stem}-dt{train_dt if dt is None else dt:g}{out.suffix}")
+        for dt in steps
+    ]
+
+
+def preflight(args: argparse.Namespace) -> tuple[list[float | None], list]:
+    """Every option checked against the model before any data is loaded or simulated.
+
+    Returns
+    -------
+    steps : list of float or None
+        The simulation steps to validate at.
+    reports : list of pathlib.Path
+        The report files to write (empty without ``--report``).
+    """
+    import math
+    import warnings
+
+    from spatialsnn.derived import DerivedVariableWarning
     from spatialsnn.io import ModelFileError, open_model_dataset
 
     try:
-        with open_model_dataset(args.model) as ds:
-            train_dt = float(ds["dt"])
+        with warnings.catch_warnings():  # shown once, when validate_file reads the model
+            warnings.simplefilter("ignore", DerivedVariableWarning)
+            train_dt = float(open_model_dataset(args.model)["dt"])
     except ModelFileError as err:
         raise CommandError(str(err)) from None
-    return [None, *(dt for dt in FAITHFUL_STEPS if dt < train_dt * (1 - 1e-9))]
+    steps = _steps(args, train_dt)
+    if args.dt is not None:
+        ratio = round(train_dt / args.dt)
+        if ratio < 1 or not math.isclose(ratio * args.dt, train_dt, rel_tol=1e-9):
+            raise CommandError(
+                f"--dt {args.dt:g} ms must divide the model's dt {train_dt:g} ms "
+                "(e.g. 0.1 or 0.5 for 1 ms)"
+            )
+    check_data_options(args)
+    if args.target is not None and args.device != "runtime":
+        raise CommandError("--target chooses the code generation of --device runtime only")
+    args.target = args.target or "numpy"
+    if args.compute_capability is not None and args.device != "cuda_standalone":
+        raise CommandError("--compute-capability is for --device cuda_standalone only")
+    if args.build_dir is not None:
+        if args.device == "runtime":
+            raise CommandError("--build-dir is for the standalone devices only")
+        check_output_dir(args.build_dir, "--build-dir")
+    inputs = (args.model, *([args.data] if args.data not in (None, "random") else []))
+    if args.report is not None:
+        check_output_file(args.report, "--report", inputs=inputs)
+    reports = _report_paths(args.report, steps, train_dt) if args.report is not None else []
+    for path in reports:
+        check_output_file(path, "--report", inputs=inputs)
+    return steps, reports
 
 
 def ladder_table(results: list, title: str = "spatialsnn validate --faithful") -> str:
@@ -224,10 +246,10 @@ def run(args: argparse.Namespace) -> int:
     from spatialsnn.io import ModelFileError
     from spatialsnn.validate import Criteria, ValidationInputError, validate_file
 
+    steps, reports = preflight(args)
     cuda = {}
     if args.compute_capability is not None:
         cuda["compute_capability"] = args.compute_capability
-    steps = _steps(args)
     criteria = Criteria(args.min_identical, args.max_accuracy_diff, args.max_transfer_drop)
     results = []
     for dt in steps:
@@ -247,8 +269,7 @@ def run(args: argparse.Namespace) -> int:
                 tolerance=args.tolerance,
                 criteria=criteria,
                 progress=not args.no_progress and not args.json,
-                build_dir=None if args.build_dir is None or len(steps) == 1
-                else f"{args.build_dir}/dt{dt or 'train'}",
+                build_dir=_build_dir(args.build_dir, dt, len(steps)),
                 cuda_options=cuda,
             )  # fmt: skip
         except (ModelFileError, ValidationInputError, ImportError, Brian2RunError) as err:
@@ -258,8 +279,8 @@ def run(args: argparse.Namespace) -> int:
             print(result.format_table(), flush=True)
             if len(steps) > 1:
                 print()
-    if args.report:
-        _write_reports(args.report, results)
+    if reports:
+        _write_reports(reports, results)
     if args.json:
         import json
 
@@ -270,16 +291,20 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
-def _write_reports(path: str, results: list) -> None:
-    """One report file, or one per step of ``--faithful`` (``OUT-dt0.1.nc``, ...)."""
-    from pathlib import Path
+def _build_dir(root: str | None, dt: float | None, n_steps: int) -> str | None:
+    """The standalone project folder of one step: ``root``, or ``root/dt<step>`` per step."""
+    if root is None or n_steps == 1:
+        return root
+    return f"{root}/dt{dt or 'train'}"
 
-    for r in results:
-        out = Path(path)
-        if len(results) > 1:
-            out = out.with_name(f"{out.stem}-dt{r.summary['brian2']['dt_ms']:g}{out.suffix}")
-        try:
-            r.write_report(out)
-        except OSError as err:
-            raise CommandError(f"cannot write the report {out}: {err}") from None
+
+def _write_reports(paths: list, results: list) -> None:
+    """Write one report per result; none is left behind if one of them fails."""
+    with removed_on_failure(*paths):
+        for out, r in zip(paths, results, strict=True):
+            try:
+                r.write_report(out)
+            except OSError as err:
+                raise CommandError(f"cannot write the report {out}: {err}") from None
+    for out in paths:
         print(f"report written to {out}", file=sys.stderr)

@@ -35,14 +35,41 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Refuse task parameters that cannot make a task (``ValueError``, one message).
+
+    Parameters
+    ----------
+    name : {"timing", "randman"}
+        The task.
+    params : dict
+        Its parameters; missing ones take the defaults.
+    """
+    p = {**_DEFAULTS[name], **params}
+    if p["n_classes"] < 2 or p["n_channels"] < 1 + (name == "timing"):
+        least = 2 if name == "timing" else 1
+        raise ValueError(f"the {name} task needs n_classes >= 2 and n_channels >= {least}")
+    if name == "timing":
+        if p["min_interval"] > p["max_interval"]:
+            raise ValueError(
+                f"min_interval ({p['min_interval']}) must be <= max_interval ({p['max_interval']})"
+            )
+        if p["spread"] < 1:
+            raise ValueError(f"spread must be >= 1 step, got {p['spread']}")
+        span = p["max_interval"] + p["spread"] + p["jitter"]
+        if span >= p["n_steps"]:
+            raise ValueError(
+                f"max_interval + spread + jitter ({span}) must be < n_steps ({p['n_steps']})"
+            )
+        if not p["noise"] < 1:
+            raise ValueError(f"noise is a probability per bin, < 1; got {p['noise']}")
+
+
 def _timing(seed: int, p: dict[str, Any], split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     c, k, n_t = p["n_channels"], p["n_classes"], p["n_steps"]
     lo, hi, spread = p["min_interval"], p["max_interval"], p["spread"]
-    if c < 2 or k < 2:
-        raise ValueError("the timing task needs n_channels >= 2 and n_classes >= 2")
+    check_params("timing", p)
     span = hi + spread + p["jitter"]
-    if span >= n_t:
-        raise ValueError(f"max_interval + spread + jitter ({span}) must be < n_steps ({n_t})")
     intervals = torch.linspace(lo, hi, k).round().long()  # class -> interval in steps
     # within-volley pattern, shared by all classes
     pattern = torch.randint(0, spread, (c,), generator=torch.Generator().manual_seed(seed))
