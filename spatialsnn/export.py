@@ -376,6 +376,21 @@ def brian2_script_source(
     )
 
 
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _replace(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_brian2_script(
     model_or_path: Any,
     script: str | os.PathLike,
@@ -428,19 +443,21 @@ def write_brian2_script(
         source = str(model_or_path) if is_path else "a model"
     for path in (script, data_file, model_file):
         path.parent.mkdir(parents=True, exist_ok=True)
-    if not is_path:
-        save(model_or_path, model_file)
-    elif not model_file.exists() or not model_file.samefile(model_or_path):
-        shutil.copyfile(model_or_path, model_file)
     inputs = {"counts": counts, "dt": np.float64(params["dt"])}
     if labels is not None:
         inputs["labels"] = np.asarray(labels, dtype=np.int64)
-    np.savez(data_file, **inputs)
     rel = {p: Path(os.path.relpath(p, script.parent)).as_posix() for p in (model_file, data_file)}
     text = brian2_script_source(
         params, script=script.name, model_file=rel[model_file], data_file=rel[data_file],
         source=source,
     )  # fmt: skip
-    script.write_text(text)
+    # Each file is written beside its destination and renamed into place, so a failure
+    # leaves no half-written file (np.savez to an open file keeps the name as given).
+    if not is_path:
+        save(model_or_path, model_file)
+    elif not model_file.exists() or not model_file.samefile(model_or_path):
+        _replace(model_file, lambda tmp: shutil.copyfile(model_or_path, tmp))
+    _replace(data_file, lambda tmp: _savez(tmp, inputs))
+    _replace(script, lambda tmp: tmp.write_text(text))
     script.chmod(0o755)
     return script, model_file, data_file

@@ -32,6 +32,7 @@ __all__ = [
     "open_model_dataset",
     "save",
     "to_dataset",
+    "training_config_of",
 ]
 
 #: The ``format`` global attribute of every model file.
@@ -493,6 +494,20 @@ def load(path: str | os.PathLike, *, dtype: torch.dtype | None = None):
     """
     ds = open_model_dataset(path)
     return from_dataset(ds, Path(path), dtype)
+
+
+def training_config_of(ds: xr.Dataset) -> dict[str, Any]:
+    """The training configuration stored in a model Dataset (``{}`` when none was given).
+
+    :func:`open_model_dataset` has checked that the attribute is a JSON object, so this
+    only decodes it; a Dataset that did not pass that check gives ``{}`` rather than an
+    error here.
+    """
+    try:
+        config = json.loads(ds.attrs.get("training_config") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def history_of(ds: xr.Dataset) -> dict[str, list[float]]:

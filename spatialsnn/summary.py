@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from spatialsnn.io import history_of, open_model_dataset, validate_dataset
+from spatialsnn.io import history_of, open_model_dataset, training_config_of, validate_dataset
 
 __all__ = ["describe_file", "format_description"]
 
@@ -30,12 +30,7 @@ def _rates(history: dict[str, list[float]], ds) -> dict[str, Any] | None:
     per neuron per trial; it is converted with the trial length recorded in the
     training configuration (no busiest-neuron rate then).
     """
-    import json
-
-    try:
-        tc = json.loads(ds.attrs.get("training_config", "{}"))
-    except (TypeError, ValueError):
-        tc = {}
+    tc = training_config_of(ds)
     best = int(tc.get("best_epoch", 0) or 0) - 1
     if "hidden_rate_hz" in history:
         values = history["hidden_rate_hz"]
@@ -59,16 +54,6 @@ _DATA_NAMES = {
     "shd": "Spiking Heidelberg Digits (SHD)",
     "ssc": "Spiking Speech Commands (SSC)",
 }
-
-
-def _training_config(ds) -> dict[str, Any]:
-    import json
-
-    try:
-        tc = json.loads(ds.attrs.get("training_config") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return tc if isinstance(tc, dict) else {}
 
 
 def _task(tc: dict[str, Any]) -> str | None:
@@ -101,7 +86,7 @@ def _task(tc: dict[str, Any]) -> str | None:
 
 def _training(history: dict[str, list[float]], ds) -> dict[str, Any]:
     """Task, best epoch, its accuracies and the training time; None where not recorded."""
-    tc = _training_config(ds)
+    tc = training_config_of(ds)
     best = int(tc.get("best_epoch", 0) or 0)
 
     def at_best(name: str) -> float | None:

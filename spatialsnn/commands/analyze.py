@@ -56,6 +56,8 @@ def register(sub) -> None:
 
 
 def _load_data(args: argparse.Namespace, ds) -> Any:
+    from spatialsnn.io import training_config_of
+
     if args.no_data:
         return None
     if args.data:
@@ -85,7 +87,7 @@ def _load_data(args: argparse.Namespace, ds) -> Any:
             return load_shd("test", path=path, dt=float(ds["dt"]), download=False)
         except Exception as err:  # h5py and our loader raise many kinds
             raise CommandError(f"{path}: cannot read as SHD-format data ({err})") from None
-    info = json.loads(ds.attrs.get("training_config") or "{}").get("data")  # checked on read
+    info = training_config_of(ds).get("data")  # checked on read
     if not info:
         raise CommandError(f"{args.model}: no recorded training data; pass --data or --no-data")
     from spatialsnn.data import dataset_from_info
@@ -187,10 +189,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _condition(ds) -> str:
+    from spatialsnn.io import training_config_of
+
     try:
-        return str(
-            json.loads(ds.attrs.get("training_config") or "{}").get("condition")
-            or ds.attrs.get("delays", "")
-        )
+        return str(training_config_of(ds).get("condition") or ds.attrs.get("delays", ""))
     except ValueError:
         return str(ds.attrs.get("delays", ""))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 from pathlib import Path
 
 from spatialsnn.commands import CommandError
@@ -119,10 +118,11 @@ def _analyse(path: Path, plots: Path) -> list[Path]:
     """Analyse the model on its test data; write figures if matplotlib is installed."""
     from spatialsnn.analysis import analyze, connectivity, load_model
     from spatialsnn.data import dataset_from_info
+    from spatialsnn.io import training_config_of
 
     print("\nAnalysing: functional vs spatial clusters, modularity, wiring cost ...")
     model, ds = load_model(path)
-    data = dataset_from_info(json.loads(ds.attrs["training_config"])["data"], "test")
+    data = dataset_from_info(training_config_of(ds)["data"], "test")
     metrics, _ = analyze(model, data, n_perm=200, prune_fractions=None, seed=0)
     for name, meaning in _SHOWN.items():
         units = metrics[name].attrs.get("units", "1")

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the script, the model file beside it and the example input."""
     from pathlib import Path
 
-    from spatialsnn.io import ModelFileError, from_dataset, open_model_dataset
+    from spatialsnn.io import ModelFileError, from_dataset, open_model_dataset, training_config_of
     from spatialsnn.validate import ValidationInputError, load_data
 
     script, model_file, data_file = preflight(args)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         model = from_dataset(ds, args.model)
         data = load_data(
             args.data,
-            training_config=_training_config(ds),
+            training_config=training_config_of(ds),
             n_in=model.hparams["n_in"],
             dt=model.dt,
             split=args.split,
@@ -122,10 +122,3 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"run it with: python {script}")
     return 0
-
-
-def _training_config(ds) -> dict:
-    """The model's training configuration (``open_model_dataset`` checked it is a JSON object)."""
-    import json
-
-    return json.loads(ds.attrs.get("training_config") or "{}")

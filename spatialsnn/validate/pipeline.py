@@ -9,7 +9,6 @@ voltage, prediction); read back the delays Brian2 realised; check the criteria; 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -376,17 +375,14 @@ def validate_file(
     ValidationInputError
         Bad data or options.
     """
-    from spatialsnn.io import from_dataset, open_model_dataset
+    from spatialsnn.io import from_dataset, open_model_dataset, training_config_of
 
     ds = open_model_dataset(path)
     model = from_dataset(ds, Path(path))
-    try:
-        training_config = json.loads(ds.attrs.get("training_config") or "{}")
-    except json.JSONDecodeError:
-        training_config = {}
+    _simulation_step(float(model.dt), kwargs.get("dt"))  # refuse a bad --dt before the data
     vdata = load_data(
         data,
-        training_config=training_config,
+        training_config=training_config_of(ds),
         n_in=model.hparams["n_in"],
         dt=model.dt,
         split=split,
