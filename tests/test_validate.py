@@ -236,7 +236,10 @@ def test_validate_cli_passes_on_recorded_data_with_json_and_report(model_file, t
 
 
 @pytest.mark.brian2
-def test_validate_cli_table_and_random_fallback(fresh_file, capsys):
+def test_validate_cli_table_and_random_fallback(fresh_file, capsys, monkeypatch):
+    import spatialsnn.progress
+
+    monkeypatch.setattr(spatialsnn.progress, "on_terminal", lambda stream=None: True)
     code = run_cli(["validate", str(fresh_file), "--samples", "4"])
     captured = capsys.readouterr()
     assert code == 0
@@ -246,7 +249,10 @@ def test_validate_cli_table_and_random_fallback(fresh_file, capsys):
     assert "4 network copies x 1 sample(s) per run" in out  # no more copies than samples
     assert "accuracy" in out and "n/a" in out  # no labels
     assert out.strip().splitlines()[-1].startswith("PASS")
-    assert "validate (runtime)" in captured.err  # the progress bar
+    assert "validate (runtime)" in captured.err  # the progress bar, on a terminal
+    monkeypatch.undo()
+    assert run_cli(["validate", str(fresh_file), "--samples", "2"]) == 0
+    assert "validate (runtime)" not in capsys.readouterr().err  # none in a log
 
 
 @pytest.mark.brian2
