@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from spatialsnn.units import normalise_units
+from spatialsnn.units import LENGTH, TIME, VELOCITY, normalise_units
 
 __all__ = [
     "FORMAT_NAME",
@@ -46,22 +46,22 @@ ENGINE = "h5netcdf"
 
 #: Scalar model parameters stored as 0-d variables: name -> (units, long name).
 SCALARS = {
-    "dt": ("ms", "simulation time step"),
-    "velocity": ("um/ms", "axonal conduction velocity"),
-    "max_delay": ("ms", "largest delay; longer ones are clamped"),
-    "tau_mem": ("ms", "membrane time constant"),
-    "tau_syn": ("ms", "synaptic time constant"),
+    "dt": (TIME, "simulation time step"),
+    "velocity": (VELOCITY, "axonal conduction velocity"),
+    "max_delay": (TIME, "largest delay; longer ones are clamped"),
+    "tau_mem": (TIME, "membrane time constant"),
+    "tau_syn": (TIME, "synaptic time constant"),
     "threshold": ("1", "firing threshold of the hidden LIF neurons"),
-    "refractory": ("ms", "absolute refractory period of the hidden LIF neurons"),
+    "refractory": (TIME, "absolute refractory period of the hidden LIF neurons"),
 }
 #: Scalars added after version 1, with the value that reproduces a version-1 file.
 _ADDED_IN_V2 = {"refractory": 0.0}
 
 #: Units of the validated variables other than the weights (which are "1").
 UNITS = {
-    "position_hidden": "um",
-    "position_input": "um",
-    "delay_hidden_hidden": "ms",
+    "position_hidden": LENGTH,
+    "position_input": LENGTH,
+    "delay_hidden_hidden": TIME,
     **{name: units for name, (units, _) in SCALARS.items()},
 }
 
@@ -114,11 +114,11 @@ def to_dataset(
         "position_hidden",
         ("hidden", "space"),
         _np(model.positions),
-        "um",
+        LENGTH,
         "hidden neuron positions",
     )
     if model.input_positions is not None:
-        var("position_input", ("input", "space"), _np(model.input_positions), "um",
+        var("position_input", ("input", "space"), _np(model.input_positions), LENGTH,
             "input neuron positions")  # fmt: skip
     var("weight_input_hidden", ("input", "hidden"), _np(model.w_in.T), "1",
         "input -> hidden weights [pre, post]")  # fmt: skip
@@ -127,7 +127,7 @@ def to_dataset(
     var("weight_hidden_output", ("hidden", "output"), _np(model.w_out.T), "1",
         "hidden -> output weights [pre, post]")  # fmt: skip
     if model.rec_delay is not None:
-        var("delay_hidden_hidden", ("hidden_pre", "hidden_post"), _np(model.rec_delay.T), "ms",
+        var("delay_hidden_hidden", ("hidden_pre", "hidden_post"), _np(model.rec_delay.T), TIME,
             "free per-synapse recurrent delays [pre, post] (source of truth)")  # fmt: skip
     with torch.no_grad(), _quiet_clamp():
         steps = model.delay_steps().T.to(torch.int32)
