@@ -9,16 +9,8 @@ import pytest
 import xarray as xr
 
 import spatialsnn
-from spatialsnn import cli
+from spatialsnn.cli import main
 from spatialsnn.data import make_task
-
-
-@pytest.fixture
-def main(monkeypatch):
-    """``cli.main`` with the analyze subcommand registered (until it is in MODULES)."""
-    if "analyze" not in cli.MODULES:
-        monkeypatch.setattr(cli, "MODULES", (*cli.MODULES, "analyze"))
-    return cli.main
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def model_file(tmp_path):
     return spatialsnn.save(model, tmp_path / "m.nc", training_config={"data": train.info})
 
 
-def test_analyze_writes_metrics_plots_and_json(main, model_file, tmp_path, capsys):
+def test_analyze_writes_metrics_plots_and_json(model_file, tmp_path, capsys):
     out, plots = tmp_path / "metrics.nc", tmp_path / "plots"
     argv = ["analyze", str(model_file), "--out", str(out), "--json", "--permutations", "20"]
     assert main([*argv, "--plots", str(plots)]) == 0
@@ -45,7 +37,7 @@ def test_analyze_writes_metrics_plots_and_json(main, model_file, tmp_path, capsy
     assert names == {"positions.png", "distributions.png", "input_map.png", "raster.png"}
 
 
-def test_analyze_with_npz_data_and_bad_inputs(main, model_file, tmp_path, capsys):
+def test_analyze_with_npz_data_and_bad_inputs(model_file, tmp_path, capsys):
     rng = np.random.default_rng(0)
     npz = tmp_path / "d.npz"
     np.savez(npz, x=(rng.random((6, 30, 8)) < 0.1).astype(np.uint8), y=np.arange(6) % 3)
