@@ -60,6 +60,19 @@ def _rand(n: int, generator: torch.Generator | None, device: torch.device) -> Te
     return torch.rand(n, generator=generator, device=_gen_device(generator)).to(device)
 
 
+def _check_counts(x: Tensor) -> None:
+    """Refuse anything but a [batch, time, channels] tensor of non-negative whole numbers."""
+    if x.ndim != 3:
+        raise ValueError(f"x must be [batch, time, channels], got shape {tuple(x.shape)}")
+    if x.dtype == torch.uint8 or x.dtype == torch.bool:
+        return
+    bad = bool((x < 0).any())
+    if x.is_floating_point():
+        bad = bad or bool((x != x.round()).any())
+    if bad:
+        raise ValueError("x must hold spike counts (non-negative whole numbers)")
+
+
 class _Events(NamedTuple):
     """The spikes of a batch as coordinates: row-major sorted unless coalesced."""
 
@@ -70,19 +83,20 @@ class _Events(NamedTuple):
 
     @classmethod
     def of(cls, x: Tensor) -> _Events:
-        if x.ndim != 3:
-            raise ValueError(f"x must be [batch, time, channels], got shape {tuple(x.shape)}")
-        row, t, c = x.nonzero(as_tuple=True)
-        values = x[row, t, c]
-        if values.is_floating_point():
-            if bool((values < 0).any()) or bool((values != values.round()).any()):
-                raise ValueError("x must hold spike counts (non-negative whole numbers)")
-        elif bool((values < 0).any()):
-            raise ValueError("x must hold spike counts (non-negative whole numbers)")
+        _check_counts(x)
+        # one flat scan and integer arithmetic: the same events, in the same (row-major)
+        # order, as x.nonzero(as_tuple=True), without its three-index gather
+        n_t, n_c = x.shape[1], x.shape[2]
+        flat_x = x.reshape(-1)
+        flat = flat_x.nonzero().squeeze(1)
+        values = flat_x.index_select(0, flat)
+        row, rest = flat.div(n_t * n_c, rounding_mode="floor"), flat.remainder(n_t * n_c)
+        t, c = rest.div(n_c, rounding_mode="floor"), rest.remainder(n_c)
         return cls(row, t, c, values.to(torch.int64))
 
     def select(self, keep: Tensor) -> _Events:
-        return _Events(self.row[keep], self.t[keep], self.c[keep], self.v[keep])
+        idx = keep.nonzero().squeeze(1)  # once, not once per field (boolean indexing)
+        return _Events(*(f.index_select(0, idx) for f in self))
 
     def dense(self, shape: torch.Size, like: Tensor) -> Tensor:
         """Counts as a tensor of ``like``'s dtype and device (coordinates must be unique)."""
@@ -106,30 +120,35 @@ def _coalesce(ev: _Events, n_t: int, n_c: int) -> _Events:
     return _Events(row, rest // n_c, rest % n_c, v)
 
 
-def _shift_events(
-    ev: _Events,
-    n_rows: int,
-    n_c: int,
-    max_shift: int,
-    inclusive: bool,
-    generator: torch.Generator | None,
-    shifts: Tensor | None,
-) -> _Events:
+def _draw_shifts(
+    n_rows: int, max_shift: int, inclusive: bool, generator: torch.Generator | None
+) -> Tensor | None:
+    """One channel shift per row from ``[-max_shift, max_shift)`` (``]`` if inclusive)."""
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0, got {max_shift}")
+    high = max_shift + 1 if inclusive else max_shift
+    if high <= -max_shift:  # max_shift = 0, exclusive: nothing to draw
+        return None
+    return torch.randint(
+        -max_shift, high, (n_rows,), generator=generator, device=_gen_device(generator)
+    )
+
+
+def _shift_rows(x: Tensor, shifts: Tensor | None) -> Tensor:
+    """Counts of channel ``c`` of row ``b`` moved to ``c + shifts[b]`` (leaving ones dropped).
+
+    Dense slices per row: a copy of ``x`` instead of a pass over its events.
+    """
     if shifts is None:
-        if max_shift < 0:
-            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
-        high = max_shift + 1 if inclusive else max_shift
-        if high <= -max_shift:  # max_shift = 0, exclusive: nothing to draw
-            return ev
-        shifts = torch.randint(
-            -max_shift, high, (n_rows,), generator=generator, device=_gen_device(generator)
-        )
-    shifts = torch.as_tensor(shifts).to(ev.row.device, torch.int64)
-    if shifts.shape != (n_rows,):
-        raise ValueError(f"shifts must have shape ({n_rows},), got {tuple(shifts.shape)}")
-    c = ev.c + shifts[ev.row]
-    ev = _Events(ev.row, ev.t, c, ev.v)
-    return ev.select((c >= 0) & (c < n_c))
+        return x.clone()
+    n_c = x.shape[2]
+    out = torch.zeros_like(x)
+    for b, s in enumerate(shifts.tolist()):
+        if s >= 0 and s < n_c:
+            out[b, :, s:] = x[b, :, : n_c - s]
+        elif s < 0 and -s < n_c:
+            out[b, :, : n_c + s] = x[b, :, -s:]
+    return out
 
 
 def channel_shift(
@@ -164,9 +183,14 @@ def channel_shift(
     Tensor, shape (batch, time, channels)
         A new tensor of the dtype and device of ``x``.
     """
-    ev = _Events.of(x)
-    ev = _shift_events(ev, x.shape[0], x.shape[2], max_shift, inclusive, generator, shifts)
-    return ev.dense(x.shape, x)
+    _check_counts(x)
+    if shifts is None:
+        shifts = _draw_shifts(x.shape[0], max_shift, inclusive, generator)
+    else:
+        shifts = torch.as_tensor(shifts).to("cpu", torch.int64)
+        if shifts.shape != (x.shape[0],):
+            raise ValueError(f"shifts must have shape ({x.shape[0]},), got {tuple(shifts.shape)}")
+    return _shift_rows(x, shifts)
 
 
 def same_class_partners(
@@ -303,29 +327,37 @@ def blend_pairs(
 
 
 def _blend_batch(
-    ev: _Events,
+    x: Tensor,
     y: Tensor,
-    shape: torch.Size,
     prob: float,
     keep: float,
     generator: torch.Generator | None,
-) -> _Events:
-    n, n_t, n_c = shape
+) -> Tensor:
+    """``x`` with random rows replaced by blends with a same-class row of the batch.
+
+    Only the rows taking part (the chosen ones and their partners) are turned into events;
+    the others are copied. The random draws are those of the event-based version.
+    """
+    n, n_t, n_c = x.shape
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {tuple(y.shape)}")
     if not 0.0 <= prob <= 1.0:
         raise ValueError(f"prob must be in [0, 1], got {prob}")
-    device = ev.row.device
+    device = x.device
     chosen_mask = _rand(n, generator, torch.device("cpu")) < prob
     partner = same_class_partners(y, generator=generator)
     chosen = chosen_mask.nonzero().squeeze(1)
+    out = x.clone()
     if len(chosen) == 0:
-        return ev
-    chosen_d = chosen.to(device)
-    blended = _blend_events(ev, n, n_t, n_c, chosen_d, partner[chosen].to(device), keep, generator)
-    blended = _Events(chosen_d[blended.row], blended.t, blended.c, blended.v)
-    untouched = ev.select(~chosen_mask.to(device)[ev.row])
-    return _cat([untouched, blended])
+        return out
+    rows = torch.unique(torch.cat([chosen, partner[chosen]]))  # sorted: x[rows] keeps order
+    local = torch.full((n,), -1, dtype=torch.int64)
+    local[rows] = torch.arange(len(rows))
+    ev = _Events.of(x.index_select(0, rows.to(device)))
+    first, second = local[chosen].to(device), local[partner[chosen]].to(device)
+    blended = _blend_events(ev, len(rows), n_t, n_c, first, second, keep, generator)
+    out[chosen.to(device)] = blended.dense(torch.Size((len(chosen), n_t, n_c)), x)
+    return out
 
 
 def blend(
@@ -356,8 +388,8 @@ def blend(
     Tensor, shape (batch, time, channels)
         A new tensor; samples not chosen are copied unchanged.
     """
-    ev = _blend_batch(_Events.of(x), y, x.shape, prob, keep, generator)
-    return ev.dense(x.shape, x)
+    _check_counts(x)
+    return _blend_batch(x, y, prob, keep, generator)
 
 
 class Augment:
@@ -447,11 +479,12 @@ class Augment:
         Tensor, shape (batch, time, channels)
             A new tensor of the dtype and device of ``x``.
         """
-        ev = _Events.of(x)
+        _check_counts(x)
         if self.blend > 0:
-            ev = _blend_batch(ev, y, x.shape, self.blend, self.blend_keep, generator)
+            x = _blend_batch(x, y, self.blend, self.blend_keep, generator)
+        shifts = None
         if self.shift > 0:
-            ev = _shift_events(
-                ev, x.shape[0], x.shape[2], self.shift, self.shift_inclusive, generator, None
-            )
-        return ev.dense(x.shape, x)
+            shifts = _draw_shifts(x.shape[0], self.shift, self.shift_inclusive, generator)
+        if shifts is None:
+            return x.clone() if self.blend <= 0 else x
+        return _shift_rows(x, shifts)
