@@ -231,12 +231,16 @@ def _lif_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
     drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, refractory = inputs
     z, u = output
     ctx.mark_non_differentiable(u)
+    # u has no gradient: do not let autograd allocate and zero-fill one (T*B*N) per backward
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(z, u, weight, delay)
     ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax, refractory)
 
 
 def _lif_backward(ctx: Any, grad_z: Tensor, grad_u: Tensor | None) -> tuple[Tensor | None, ...]:
     z, u, weight, delay = ctx.saved_tensors
+    if grad_z is None:  # not materialised (see _lif_setup): z did not reach the loss
+        grad_z = torch.zeros_like(z)
     g_drive, g_w, g_d = torch.ops.spatialsnn.lif_recurrent_backward(
         grad_z, z, u, weight, delay, *ctx.consts
     )
