@@ -134,20 +134,43 @@ def _draw_shifts(
     )
 
 
-def _shift_rows(x: Tensor, shifts: Tensor | None) -> Tensor:
-    """Counts of channel ``c`` of row ``b`` moved to ``c + shifts[b]`` (leaving ones dropped).
+def _assemble(
+    x: Tensor,
+    shifts: Tensor | None,
+    chosen: Tensor | None = None,
+    blended: _Events | None = None,
+) -> Tensor:
+    """The augmented batch, written once.
 
-    Dense slices per row: a copy of ``x`` instead of a pass over its events.
+    Every row of ``x`` is moved by its channel shift (counts leaving ``[0, channels)``
+    dropped), except rows ``chosen``, which are replaced by the ``blended`` events (row ``k``
+    of those is ``chosen[k]``), moved by the same shifts.
+
+    Dense slice copies per row instead of a pass over the batch's events, and one output
+    allocation (a fresh tensor costs page faults that can exceed the copy itself).
     """
-    if shifts is None:
+    n, n_t, n_c = x.shape
+    if shifts is None and chosen is None:
         return x.clone()
-    n_c = x.shape[2]
     out = torch.zeros_like(x)
-    for b, s in enumerate(shifts.tolist()):
-        if s >= 0 and s < n_c:
+    skip = set(chosen.tolist()) if chosen is not None else set()
+    moves = shifts.tolist() if shifts is not None else [0] * n
+    for b, s in enumerate(moves):
+        if b in skip:
+            continue
+        if 0 <= s < n_c:
             out[b, :, s:] = x[b, :, : n_c - s]
-        elif s < 0 and -s < n_c:
+        elif -n_c < s < 0:
             out[b, :, : n_c + s] = x[b, :, -s:]
+    if blended is not None:
+        row = chosen.to(x.device)[blended.row]
+        c = blended.c
+        if shifts is not None:
+            c = c + shifts.to(x.device)[row]
+        ev = _Events(row, blended.t, c, blended.v).select((c >= 0) & (c < n_c))
+        flat = (ev.row * n_t + ev.t) * n_c + ev.c
+        v = ev.v.clamp_max(255) if x.dtype == torch.uint8 else ev.v
+        out.view(-1)[flat] = v.to(x.dtype)
     return out
 
 
@@ -190,7 +213,7 @@ def channel_shift(
         shifts = torch.as_tensor(shifts).to("cpu", torch.int64)
         if shifts.shape != (x.shape[0],):
             raise ValueError(f"shifts must have shape ({x.shape[0]},), got {tuple(shifts.shape)}")
-    return _shift_rows(x, shifts)
+    return _assemble(x, shifts)
 
 
 def same_class_partners(
@@ -332,11 +355,12 @@ def _blend_batch(
     prob: float,
     keep: float,
     generator: torch.Generator | None,
-) -> Tensor:
-    """``x`` with random rows replaced by blends with a same-class row of the batch.
+) -> tuple[Tensor | None, _Events | None]:
+    """Which rows of ``x`` become blends with a same-class row of the batch, and the blends.
 
-    Only the rows taking part (the chosen ones and their partners) are turned into events;
-    the others are copied. The random draws are those of the event-based version.
+    Returns ``(chosen, blended)``: ``blended.row`` indexes ``chosen``; ``(None, None)`` if no
+    row was chosen. Only the events of the rows taking part (the chosen ones and their
+    partners) are processed. The random draws are those of the event-based version.
     """
     n, n_t, n_c = x.shape
     if y.shape != (n,):
@@ -347,17 +371,17 @@ def _blend_batch(
     chosen_mask = _rand(n, generator, torch.device("cpu")) < prob
     partner = same_class_partners(y, generator=generator)
     chosen = chosen_mask.nonzero().squeeze(1)
-    out = x.clone()
     if len(chosen) == 0:
-        return out
-    rows = torch.unique(torch.cat([chosen, partner[chosen]]))  # sorted: x[rows] keeps order
+        return None, None
+    rows = torch.unique(torch.cat([chosen, partner[chosen]]))  # sorted: events keep order
     local = torch.full((n,), -1, dtype=torch.int64)
     local[rows] = torch.arange(len(rows))
-    ev = _Events.of(x.index_select(0, rows.to(device)))
-    first, second = local[chosen].to(device), local[partner[chosen]].to(device)
-    blended = _blend_events(ev, len(rows), n_t, n_c, first, second, keep, generator)
-    out[chosen.to(device)] = blended.dense(torch.Size((len(chosen), n_t, n_c)), x)
-    return out
+    ev = _Events.of(x)
+    local = local.to(device)
+    ev = ev.select(local[ev.row] >= 0)
+    ev = _Events(local[ev.row], ev.t, ev.c, ev.v)
+    first, second = local[chosen.to(device)], local[partner[chosen].to(device)]
+    return chosen, _blend_events(ev, len(rows), n_t, n_c, first, second, keep, generator)
 
 
 def blend(
@@ -389,7 +413,8 @@ def blend(
         A new tensor; samples not chosen are copied unchanged.
     """
     _check_counts(x)
-    return _blend_batch(x, y, prob, keep, generator)
+    chosen, blended = _blend_batch(x, y, prob, keep, generator)
+    return _assemble(x, None, chosen, blended)
 
 
 class Augment:
@@ -480,11 +505,9 @@ class Augment:
             A new tensor of the dtype and device of ``x``.
         """
         _check_counts(x)
+        chosen = blended = shifts = None
         if self.blend > 0:
-            x = _blend_batch(x, y, self.blend, self.blend_keep, generator)
-        shifts = None
+            chosen, blended = _blend_batch(x, y, self.blend, self.blend_keep, generator)
         if self.shift > 0:
             shifts = _draw_shifts(x.shape[0], self.shift, self.shift_inclusive, generator)
-        if shifts is None:
-            return x.clone() if self.blend <= 0 else x
-        return _shift_rows(x, shifts)
+        return _assemble(x, shifts, chosen, blended)
