@@ -234,6 +234,11 @@ RECURRENT_CASES = {
     "n_70": ({"n": 70, "n_t": 30, "rate": 0.15}, None, F64),  # several bitmask words
     "float32": ({"dtype": F32}, None, F32),
     "float32_batch_40": ({"batch": 40, "n": 6, "n_t": 30, "dtype": F32}, None, F32),
+    # CPU: passes of 64 lanes (4 groups of 16) and a partial last pass
+    "batch_130": ({"batch": 130, "n": 6, "n_t": 25}, None, F64),
+    # CPU: delays below 3 steps: whole-row arrivals forward, column blocks backward
+    "short_delays_n_70": ({"n": 70, "n_t": 30, "rate": 0.15, "max_delay": 2.5}, None, F64),
+    "short_delays_clamp_1000": ({"max_delay": 2.5}, 1000.0, F64),
 }
 
 
@@ -357,7 +362,8 @@ def test_linear_gradcheck_interpolate(impl):
 
 
 def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
-    drive, w, delay = recurrent_problem(11, batch=20, n=40, n_t=50, dtype=F32, rate=0.2)
+    # batch 70 = 5 groups of 16 lanes: passes of 4, 2 and 1 groups for 1, 2 and 3 threads
+    drive, w, delay = recurrent_problem(11, batch=70, n=40, n_t=50, dtype=F32, rate=0.2)
     x, wl, dl = linear_problem(2, batch=5, n_t=40, n_pre=33, n_post=20, dtype=F32)
     before = torch.get_num_threads()
     results = []
