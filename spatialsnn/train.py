@@ -295,7 +295,9 @@ class Trainer:
             if self.augment is not None:  # cheaper on the uint8 counts
                 x = self.augment(x, y, generator=aug_gen)
             k = subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]  # own generator
-            out = module(x.to(model.w_in.dtype), substeps=k)
+            # the uint8 counts as they are: the model's input projection reads them directly
+            x, y = x.to(model.w_in.device), y.to(model.w_in.device)
+            out = module(x, substeps=k)
             # sum of per-sample losses / global batch, times world size: DDP's gradient
             # average then equals the single-process gradient of the global batch.
             ce_sum = F.cross_entropy(out.logits, y, reduction="sum")
