@@ -58,6 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import REPO_ROOT, current_rss_kib, machine_info  # noqa: E402
 
 N_SAMPLES, N_CLASSES, N_CHANNELS = 8156, 20, 700
+#: Environment variables that change the measurement; recorded with the result.
+ENV_VARS = ("THP_MEM_ALLOC_ENABLE", "OMP_NUM_THREADS", "SPATIALSNN_BACKEND", "MALLOC_ARENA_MAX")
 CONFIG = REPO_ROOT / "models" / "shd-paper.toml"
 GIB = 1024**3
 
@@ -141,7 +143,9 @@ def make_trainer(args: argparse.Namespace, data: Any) -> Any:
     if args.batches:
         data = data.subset(slice(0, args.batches * cfg["batch_size"]))
     test = data.subset(slice(0, 1))  # not used by a training epoch
-    return Trainer(TrainConfig.from_dict(cfg), data, test, progress=False)
+    trainer = Trainer(TrainConfig.from_dict(cfg), data, test, progress=False)
+    trainer.model.to(args.device)  # in place: the optimizer keeps the same parameters
+    return trainer
 
 
 class PhaseClock:
@@ -188,7 +192,7 @@ def warm_up(trainer: Any) -> float:
     model = trainer.model
     t0 = time.perf_counter()
     model.train()
-    x = trainer.train_data.x[:2, :5].to(model.w_in.dtype)
+    x = trainer.train_data.x[:2, :5].to(model.w_in.device)
     model(x).logits.sum().backward()
     trainer.optimizer.zero_grad(set_to_none=True)
     return time.perf_counter() - t0
@@ -200,7 +204,7 @@ def timed_epochs(trainer: Any, epochs: int) -> list[dict[str, Any]]:
     for _ in range(epochs):
         clock = PhaseClock(trainer.model, trainer.optimizer)
         t0 = time.perf_counter()
-        stats = trainer._train_epoch()
+        stats = trainer._train_epoch()  # its float(loss) per batch waits for the GPU
         elapsed = time.perf_counter() - t0
         clock.close()
         trainer.epoch += 1
@@ -237,7 +241,7 @@ def profile_batches(trainer: Any, n: int, top: int = 8) -> dict[str, Any]:
         x, y = data.x[idx], data.y[idx]
         if trainer.augment is not None:
             x = trainer.augment(x, y, generator=gen)
-        x = x.to(model.w_in.dtype)
+        x, y = x.to(model.w_in.device), y.to(model.w_in.device)
         with profile(activities=[ProfilerActivity.CPU]) as pf:
             res = model(x)
             loss = F.cross_entropy(res.logits, y) + trainer._regularisers(res, len(y))
@@ -269,7 +273,8 @@ def render(r: dict[str, Any]) -> str:
         f"Command: `{r['command']}`",
         "",
         f"- {m['cpu_model']}, {m['usable_cores']} usable cores, torch {r['torch']} with "
-        f"{r['threads']} threads; {m['date_utc']}; spatialsnn {m['git_commit']}",
+        f"{r['threads']} threads; {m['date_utc']}; spatialsnn {m['git_commit']}"
+        + (f"; environment {r['env']}" if r.get("env") else ""),
         f"- 1-minute load average {r['load_before']:.2f} before, {r['load_after']:.2f} after",
         f"- data: {r['samples_in_epoch']} samples, input density {100 * r['input_density']:.2f}% "
         f"of bins; file written in {r['data']['write_s']:.1f} s (0: cached), read and binned "
@@ -311,6 +316,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backend", default="auto")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--epochs", type=int, default=1, help="epochs to time (default 1)")
     p.add_argument("--batches", type=int, help="time only the first K batches of an epoch")
     p.add_argument(
@@ -361,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "backend": ops.resolve_backend(args.backend),
+        "env": {k: os.environ.get(k) for k in ENV_VARS if os.environ.get(k) is not None},
+        "backend": ops.resolve_backend(args.backend, args.device),
+        "device": args.device,
         "delays": args.delays,
         "samples_in_epoch": len(trainer.train_data),
         "batches_timed": n_batches,
