@@ -291,9 +291,11 @@ class Trainer:
             idx_global = order[b * c.batch_size : (b + 1) * c.batch_size]
             n_global = len(idx_global)
             idx = idx_global[self.rank :: self.world]  # this process's share
-            x, y = self.train_data.x[idx], self.train_data.y[idx]
-            if self.augment is not None:  # cheaper on the uint8 counts
-                x = self.augment(x, y, generator=aug_gen)
+            y = self.train_data.y[idx]
+            if self.augment is not None:  # on the uint8 counts, without copying the batch first
+                x = self.augment.batch(self.train_data.x, idx, y, generator=aug_gen)
+            else:
+                x = self.train_data.x[idx]
             k = subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]  # own generator
             # the uint8 counts as they are: the model's input projection reads them directly
             x, y = x.to(model.w_in.device), y.to(model.w_in.device)
