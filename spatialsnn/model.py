@@ -337,7 +337,8 @@ class SpatialSNN(nn.Module):
             threshold=hp["threshold"], slope=hp["surrogate_slope"], mode=mode,
             max_delay=kmax, refractory=n_ref, backend=backend,
         )  # fmt: skip
-        voltage = self._output_layer(spikes @ self.w_out.T, c)
+        # the hidden spikes are sparse too: event-driven where the backend allows
+        voltage = self._output_layer(ops.spike_linear(spikes, self.w_out, backend=backend), c)
         return SNNOutput(readout(voltage, hp["readout"]), spikes, voltage, dt)
 
     def _output_layer(self, drive: Tensor, c) -> Tensor:
