@@ -382,6 +382,8 @@ def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
     x, wl, dl = linear_problem(2, batch=5, n_t=40, n_pre=33, n_post=20, dtype=F32)
     before = torch.get_num_threads()
     long_delay = delay * 8  # up to 72 steps: the backward's path for long delays
+    # batch 20 = 3 groups of 8 lanes: passes of 16 and 8 lanes
+    small = recurrent_problem(13, batch=20, n=40, n_t=50, dtype=F32, rate=0.2)
     results = []
     try:
         for threads in (1, 2, 3):
@@ -391,6 +393,7 @@ def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
                     run_recurrent("cpu", drive, w, delay, "interpolate", "cpu"),
                     run_recurrent("cpu", drive, w, delay, "interpolate", "cpu", refractory=3),
                     run_recurrent("cpu", drive, w, long_delay, "round", "cpu"),
+                    run_recurrent("cpu", *small, "interpolate", "cpu"),
                     run_linear("cpu", x, wl, dl, "interpolate", "cpu"),
                 )
             )

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <new>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__FMA__)
 #include <immintrin.h>
 #endif
 
@@ -35,37 +35,48 @@ inline int team(int64_t tasks, int64_t work) {
   return static_cast<int>(std::min<int64_t>(num_threads(), tasks));
 }
 
-// One 64-byte SIMD vector (16 floats, 8 doubles: one AVX-512 register, one cache line) as a
-// GCC/Clang vector type, which the compiler maps to the widest vectors of the target.
-// aligned(...) of the element only, so that a dereference may be unaligned.
-typedef float vec16f __attribute__((vector_size(64), aligned(4)));
-typedef double vec8d __attribute__((vector_size(64), aligned(8)));
-template <typename scalar_t>
-struct Vec;
-template <>
-struct Vec<float> {
-  using type = vec16f;
-};
-template <>
-struct Vec<double> {
-  using type = vec8d;
+// The lanes of one pass as SIMD vectors: LaneVec<scalar_t, L>::type holds min(L, 64 bytes)
+// of them (a GCC/Clang vector type, which the compiler maps to the target's registers; the
+// element's alignment only, so that a dereference may be unaligned).
+template <typename scalar_t, int L>
+struct LaneVec {
+  static constexpr int kWidth = L * int(sizeof(scalar_t)) < 64 ? L : 64 / int(sizeof(scalar_t));
+  static constexpr int kCount = L / kWidth;  // vectors per L lanes
+  typedef scalar_t type
+      __attribute__((vector_size(kWidth * sizeof(scalar_t)), aligned(sizeof(scalar_t))));
 };
 
-// a * b + c, with one rounding where the CPU has AVX-512 (FMA), else with two. For the
-// backward pass only: the forward pass reproduces torch's two roundings.
-inline vec16f fmadd(vec16f a, vec16f b, vec16f c) {
+// a * b + c, with one rounding where the CPU has FMA (AVX-512 or AVX2+FMA), else with two.
+// For the backward pass only: the forward pass reproduces torch's two roundings.
+template <typename scalar_t, typename V>
+inline V fmadd(V a, V b, V c) {
+  constexpr bool kFloat = sizeof(scalar_t) == 4;
 #if defined(__AVX512F__)
-  return (vec16f)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#else
-  return a * b + c;
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (kFloat) {
+      return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+    } else {
+      return (V)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+    }
+  }
 #endif
-}
-inline vec8d fmadd(vec8d a, vec8d b, vec8d c) {
-#if defined(__AVX512F__)
-  return (vec8d)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
-#else
-  return a * b + c;
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (kFloat) {
+      return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+    } else {
+      return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+    }
+  }
+  if constexpr (sizeof(V) == 16) {
+    if constexpr (kFloat) {
+      return (V)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+    } else {
+      return (V)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c);
+    }
+  }
 #endif
+  return a * b + c;
 }
 
 // A zeroed scratch buffer of `count` values aligned to 64 bytes.

@@ -6,7 +6,8 @@
 //   dL/d drive[t] = lam_I[t],  lam_I[t-1] = beta lam_I[t] + gamma lam_u[t]
 //   dL/dw_ij, dL/dd_ij: sums of lam_I[t + k0_ij (+1), i] over the spikes (t, lane) of j.
 //
-// Work split. A pass handles L = 16 * G batch lanes for the whole time loop (passes are
+// Work split. The batch is divided into groups of 4, 8 or 16 lanes (from the batch size), and
+// a pass handles 1, 2 or 4 groups, L <= 64 lanes, for the whole time loop (passes are
 // independent: one thread each, no synchronisation); the lanes are the SIMD dimension.
 //
 // Layouts of a pass (all 64-byte aligned):
@@ -21,8 +22,8 @@
 // lam_I[t + k0, i] to A0[j, i] and lam_I[t + k0 + 1, i] - lam_I[t + k0, i] to D[j, i]; at the
 // end dL/dd_ij = w_ij D and dL/dw_ij = A0 + f D (interpolate: the two taps (1-f), f) or
 // A0 + [k_round > k0] D (round mode: the tap read forward). A0 and D are summed per group of
-// 16 batch lanes and the groups are added in a fixed order, so the results depend neither on
-// G nor on the number of threads.
+// lanes and the groups are added in a fixed order, so the results depend neither on the
+// lanes per pass nor on the number of threads.
 #pragma once
 
 #include <algorithm>
@@ -35,8 +36,10 @@
 namespace ssnn {
 namespace cpu {
 
-// Batch lanes of one gradient partial sum; a pass covers 1, 2 or 4 groups.
-constexpr int kLaneGroup = 16;
+// Batch lanes of one gradient partial sum, from the batch size alone (so that the sums do
+// not depend on the number of threads): 16 for batches of 32 or more, 8 from 8, else 4. A
+// pass covers 1, 2 or 4 groups (at most 64 lanes).
+inline int lane_group(int64_t batch) { return batch >= 32 ? 16 : (batch >= 8 ? 8 : 4); }
 
 template <typename scalar_t>
 struct LifBackwardCpu {
@@ -48,6 +51,7 @@ struct LifBackwardCpu {
   scalar_t* d_c;           // [groups][N_pre][N_post] sums of the tap difference, zeroed
   DelayTable<scalar_t> tab;  // pre-major: entry j * n + i
   int64_t batch, steps, n, reach, slots;  // slots: a power of two >= reach + 2
+  int64_t group;                          // lanes per partial sum (lane_group(batch))
   scalar_t alpha, beta, gamma, threshold, slope;
   int32_t refr;  // refractory period R, clamped to [0, steps]
 };
@@ -64,15 +68,15 @@ struct PassLayout {
 };
 
 // G[t, j, lanes] += sum_i c_ij(k) lam_I[t + k, i, lanes] for one presynaptic neuron j, with
-// the L accumulators in registers (L / 64 bytes vectors).
+// the L accumulators in registers (vectors of up to 64 bytes).
 template <typename scalar_t, int L, bool kInterp>
 inline void adjoint_sum(scalar_t* __restrict acc, const scalar_t* __restrict ring,
                         const DelayTable<scalar_t>& tab, int64_t j, int64_t n, int64_t i0,
                         int64_t i1, const PassLayout<scalar_t, L>& lay, int64_t now,
                         const int32_t* __restrict next_ka) {
-  using V = typename Vec<scalar_t>::type;
-  constexpr int kWidth = 64 / sizeof(scalar_t);
-  constexpr int kVecs = L / kWidth;
+  using V = typename LaneVec<scalar_t, L>::type;
+  constexpr int kWidth = LaneVec<scalar_t, L>::kWidth;
+  constexpr int kVecs = LaneVec<scalar_t, L>::kCount;
   const int32_t* __restrict ka = tab.k_a + j * n;
   const scalar_t* __restrict ca = tab.c_a + j * n;
   const scalar_t* __restrict cb = tab.c_b + j * n;
@@ -92,9 +96,11 @@ inline void adjoint_sum(scalar_t* __restrict acc, const scalar_t* __restrict rin
     if constexpr (kInterp) {
       const V* p1 = reinterpret_cast<const V*>(col + ((s + 1) & lay.mask) * L);
       const V c1 = V{} + cb[i];
-      for (int v = 0; v < kVecs; ++v) r[v] = fmadd(c1, p1[v], fmadd(c0, p0[v], r[v]));
+      for (int v = 0; v < kVecs; ++v) {
+        r[v] = fmadd<scalar_t>(c1, p1[v], fmadd<scalar_t>(c0, p0[v], r[v]));
+      }
     } else {
-      for (int v = 0; v < kVecs; ++v) r[v] = fmadd(c0, p0[v], r[v]);
+      for (int v = 0; v < kVecs; ++v) r[v] = fmadd<scalar_t>(c0, p0[v], r[v]);
     }
   }
   for (int v = 0; v < kVecs; ++v) *reinterpret_cast<V*>(acc + v * kWidth) = r[v];
@@ -197,9 +203,8 @@ inline void neuron_step(const LifBackwardCpu<scalar_t>& a, const PassLayout<scal
 }
 
 // One pass: lanes b0 .. b0 + L - 1 (lanes past the batch stay zero), the whole time loop.
-template <typename scalar_t, int G, bool kInterp>
+template <typename scalar_t, int L, bool kInterp>
 void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
-  constexpr int L = kLaneGroup * G;
   constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
   const PassLayout<scalar_t, L> lay(a.slots);
   const int64_t n = a.n, steps = a.steps;
@@ -217,7 +222,7 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
       }
     }
   }
-  const int64_t group0 = b0 / kLaneGroup;
+  const int64_t group0 = b0 / a.group;
   // columns per block: their rows t .. t + reach + 1 take at most ~16 KiB
   const int64_t rows = std::min<int64_t>(a.reach + 2, a.slots);
   int64_t block = (16 << 10) / (rows * L * int64_t(sizeof(scalar_t)));
@@ -239,7 +244,7 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
         if (i0 == last) {
           for (uint64_t m = spiked[j]; m != 0u; m &= m - 1u) {
             const int w = __builtin_ctzll(m);
-            const int64_t off = ((group0 + w / kLaneGroup) * n + j) * n;
+            const int64_t off = ((group0 + w / a.group) * n + j) * n;
             spike_sums<scalar_t, L>(a.a0_c + off, a.d_c + off, ring.get(), a.tab, j, n, lay,
                                     now, w);
           }
@@ -257,8 +262,8 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
   }
 }
 
-// Groups of 16 lanes per pass: as many as keep at least one pass per thread and the ring of a
-// pass within about the L2 cache of a core (1 MiB); long delays therefore get 16 lanes.
+// Groups per pass: as many (1, 2 or 4) as keep at least one pass per thread and the ring of
+// a pass within about the L2 cache of a core (1 MiB), so long delays get one group.
 inline int groups_per_pass(int64_t groups, int threads, int64_t ring_bytes_per_group) {
   constexpr int64_t kRingBudget = int64_t(1) << 20;
   for (int g : {4, 2}) {
@@ -267,22 +272,21 @@ inline int groups_per_pass(int64_t groups, int threads, int64_t ring_bytes_per_g
   return 1;
 }
 
-template <typename scalar_t, int G>
+template <typename scalar_t, int L>
 void run_passes(const LifBackwardCpu<scalar_t>& a, bool interp, int64_t passes, int threads) {
-  constexpr int64_t L = kLaneGroup * G;
   SSNN_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1))
   for (int64_t p = 0; p < passes; ++p) {
     if (interp) {
-      lif_backward_pass<scalar_t, G, true>(a, p * L);
+      lif_backward_pass<scalar_t, L, true>(a, p * L);
     } else {
-      lif_backward_pass<scalar_t, G, false>(a, p * L);
+      lif_backward_pass<scalar_t, L, false>(a, p * L);
     }
   }
 }
 
 // Largest number of ring entries of a pass that the 32-bit gathers allow: n * col < 2^31.
 inline bool ring_fits_int32(int64_t n, int64_t slots) {
-  return n * (slots * kLaneGroup * 4 + 64) < (int64_t(1) << 31);
+  return n * (slots * 64 + 64) < (int64_t(1) << 31);
 }
 
 // `tab` is pre-major; `reach` = table_reach(...) (ring_fits_int32 checked by the caller);
@@ -294,21 +298,22 @@ void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, 
                   scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
                   bool interp) {
   const int64_t slots = pow2_at_least(reach + 2);  // reads t .. t+reach, writes t-1
-  const int64_t groups = (batch + kLaneGroup - 1) / kLaneGroup;
+  const int64_t group = lane_group(batch);
+  const int64_t groups = (batch + group - 1) / group;
   std::vector<scalar_t> a0_c(groups * n * n, scalar_t(0)), d_c(groups * n * n, scalar_t(0));
-  LifBackwardCpu<scalar_t> a{grad_z, z, u, g_drive, a0_c.data(), d_c.data(), tab, batch,
-                             steps, n, reach, slots, alpha, beta, gamma, threshold, slope, refr};
+  LifBackwardCpu<scalar_t> a{grad_z, z, u, g_drive, a0_c.data(), d_c.data(), tab, batch, steps,
+                             n, reach, slots, group, alpha, beta, gamma, threshold, slope, refr};
   const int avail = team(groups, groups * steps * n * n);
   const int g = groups_per_pass(groups, avail,
-                                n * slots * kLaneGroup * static_cast<int64_t>(sizeof(scalar_t)));
+                                n * slots * group * static_cast<int64_t>(sizeof(scalar_t)));
   const int64_t passes = (groups + g - 1) / g;
   const int threads = static_cast<int>(std::min<int64_t>(avail, passes));
-  if (g == 4) {
-    run_passes<scalar_t, 4>(a, interp, passes, threads);
-  } else if (g == 2) {
-    run_passes<scalar_t, 2>(a, interp, passes, threads);
-  } else {
-    run_passes<scalar_t, 1>(a, interp, passes, threads);
+  switch (group * g) {  // lanes per pass
+    case 64: run_passes<scalar_t, 64>(a, interp, passes, threads); break;
+    case 32: run_passes<scalar_t, 32>(a, interp, passes, threads); break;
+    case 16: run_passes<scalar_t, 16>(a, interp, passes, threads); break;
+    case 8: run_passes<scalar_t, 8>(a, interp, passes, threads); break;
+    default: run_passes<scalar_t, 4>(a, interp, passes, threads); break;
   }
   const int reducers = team(n, groups * n * n);
   SSNN_PRAGMA(omp parallel for schedule(static) num_threads(reducers) if (reducers > 1))
