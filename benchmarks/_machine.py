@@ -1,7 +1,7 @@
 """Machine facts and process memory for the benchmark scripts (no torch needed).
 
-Shared by ``bench_kernels.py`` and ``bench_recurrent_backends.py`` so that every recorded
-result describes its machine the same way.
+Shared by the benchmark scripts (``bench_kernels.py``, ``bench_recurrent_backends.py``,
+``shd_epoch.py``, ...) so that every recorded result describes its machine the same way.
 """
 
 from __future__ import annotations

@@ -61,12 +61,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import (  # noqa: E402  (benchmarks/ is not a package)
-    current_rss_kib,
-    machine_info,
-    maxrss_kib,
-    meminfo_kib,
-)
+from _machine import machine_info, meminfo_kib  # noqa: E402  (benchmarks/ is not a package)
+from _worker import MemoryProbe, import_spatialsnn, sync, torch_facts  # noqa: E402
+from bench_delayed_linear import LINEAR_DELAYS  # noqa: E402
+from bench_delayed_linear import config as linear_config  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -87,66 +85,8 @@ RECURRENT_SIZES = (
     (1000, 4, 512, 1000),
 )
 QUICK_SIZES = ((200, 8, 64, 50), (200, 4, 128, 300))
-LINEAR_DELAYS = (64, 250, 1000)
 #: The memory budget of ``autograd``: this fraction of MemAvailable (or of free GPU memory).
 MEM_FRACTION = 0.7
-
-
-def import_spatialsnn() -> Any:
-    """Import torch and spatialsnn from this checkout (not an installed copy)."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    import torch
-
-    import spatialsnn  # noqa: F401
-
-    return torch
-
-
-class MemoryProbe:
-    """Peak memory of the work after :meth:`start`, in MiB (RSS on CPU, allocator on CUDA)."""
-
-    def __init__(self, device: str) -> None:
-        self.device = device
-        self.before_kib = 0
-
-    def start(self) -> None:
-        """Mark the baseline."""
-        import torch
-
-        if self.device == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self.before_bytes = torch.cuda.memory_allocated()
-        else:
-            self.before_kib = current_rss_kib()
-
-    def peak_mib(self) -> float:
-        """Peak above the baseline so far."""
-        import torch
-
-        if self.device == "cuda":
-            return (torch.cuda.max_memory_allocated() - self.before_bytes) / MIB
-        return (maxrss_kib() - self.before_kib) / 1024
-
-
-def sync(device: str) -> None:
-    """Wait for queued GPU work (no-op on CPU)."""
-    if device == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-
-
-def torch_facts(device: str) -> dict[str, Any]:
-    """torch version, threads and GPU name for the report."""
-    import torch
-
-    facts = {"torch": torch.__version__, "torch_num_threads": torch.get_num_threads()}
-    if device == "cuda":
-        facts["gpu"] = torch.cuda.get_device_name()
-        facts["cuda"] = torch.version.cuda
-    return facts
 
 
 def sha(t: Any) -> str:
@@ -438,14 +378,6 @@ def run_recurrent(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def bench_delayed_linear_config(quick: bool) -> dict[str, Any]:
-    """The delayed_linear problem size (defined in bench_delayed_linear.py)."""
-    sys.path.insert(0, str(HERE))
-    import bench_delayed_linear
-
-    return bench_delayed_linear.config(quick)
-
-
 def run_linear(args: argparse.Namespace) -> list[dict[str, Any]]:
     """delayed_linear: kernel vs dense conv (and reference if asked) at each max delay."""
     script = HERE / "bench_delayed_linear.py"
@@ -481,7 +413,7 @@ def run_linear(args: argparse.Namespace) -> list[dict[str, Any]]:
                 log(f"[delayed_linear D={d}] {impl}: {took}")
         k, c = row["kernel"], row["dense-conv"]
         # The dense kernel, its gradient and one intermediate of the same size, at least:
-        cfg = bench_delayed_linear_config(args.quick)
+        cfg = linear_config(args.quick)
         row["dense_conv_floor_mib"] = 3 * cfg["n_post"] * cfg["n_pre"] * (d + 2) * 4 / MIB
         if "time_s" in k and "time_s" in c:
             row["time_ratio"] = c["time_s"] / k["time_s"]
@@ -703,10 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_recurrent:
             report["recurrent"] = run_recurrent(args, Path(tmp))
     if not args.no_linear:
-        sys.path.insert(0, str(HERE))
-        import bench_delayed_linear
-
-        report["linear_config"] = bench_delayed_linear.config(args.quick)
+        report["linear_config"] = linear_config(args.quick)
         report["linear"] = run_linear(args)
     if args.shd_epoch:
         argv = ["--worker", "shd-epoch", "--device", args.device, "--backend", args.device]

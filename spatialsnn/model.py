@@ -315,7 +315,8 @@ class SpatialSNN(nn.Module):
             raise ValueError("input must have at least one time step")
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
-        x = x.to(self.w_in.dtype)
+        if x.dtype != torch.uint8:  # byte counts go to the input projection as they are
+            x = x.to(self.w_in.dtype)
         mode = hp["delay_mode"] if self.training else hp["eval_delay_mode"]
         c, dt = self.coefficients, hp["dt"]
         kmax, n_ref = self.max_delay_steps, self.refractory_steps
@@ -329,10 +330,11 @@ class SpatialSNN(nn.Module):
             x = fine
         backend = hp["backend"]
         if self.input_positions is None:
-            drive = x @ self.w_in.T
+            drive = ops.spike_linear(x, self.w_in, backend=backend)  # event-driven if sparse
         else:
             d_in = self.input_delays() / dt
             self.clamped_delays["input"] = report_clamp(d_in, kmax, what="input delays (steps)")
+            x = x.to(self.w_in.dtype)
             drive = ops.delayed_linear(x, self.w_in, d_in, mode, max_delay=kmax, backend=backend)
         d_rec = self.delays() / dt
         self.clamped_delays["recurrent"] = report_clamp(
@@ -343,7 +345,8 @@ class SpatialSNN(nn.Module):
             threshold=hp["threshold"], slope=hp["surrogate_slope"], mode=mode,
             max_delay=kmax, refractory=n_ref, backend=backend,
         )  # fmt: skip
-        voltage = self._output_layer(spikes @ self.w_out.T, c)
+        # the hidden spikes are sparse too: event-driven where the backend allows
+        voltage = self._output_layer(ops.spike_linear(spikes, self.w_out, backend=backend), c)
         return SNNOutput(readout(voltage, hp["readout"]), spikes, voltage, dt)
 
     def _output_layer(self, drive: Tensor, c) -> Tensor:

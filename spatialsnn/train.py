@@ -85,7 +85,9 @@ def load_datasets(config: TrainConfig) -> tuple[SpikeDataset, SpikeDataset]:
 
 def _input_init(data: SpikeDataset, config: TrainConfig) -> dict[str, float]:
     """Input weight scale from the input statistics, see ``TrainConfig.init``."""
-    rate = float(data.x.float().mean())  # spikes per channel per step
+    # summed in chunks of samples: a float copy of SHD's training split would be 23 GB
+    total = sum(int(part.sum(dtype=torch.int64)) for part in data.x.split(64))
+    rate = total / max(data.x.numel(), 1)  # spikes per channel per step
     per_tau = max(rate * data.n_channels * config.tau_mem / config.dt, 1e-6)
     scale = 6.0 / per_tau
     return {"w_in_mean": scale, "w_in_std": scale}
@@ -278,11 +280,15 @@ class Trainer:
             idx_global = order[b * c.batch_size : (b + 1) * c.batch_size]
             n_global = len(idx_global)
             idx = idx_global[self.rank :: self.world]  # this process's share
-            x, y = self.train_data.x[idx], self.train_data.y[idx]
-            if self.augment is not None:  # cheaper on the uint8 counts
-                x = self.augment(x, y, generator=aug_gen)
+            y = self.train_data.y[idx]
+            if self.augment is not None:  # on the uint8 counts, without copying the batch first
+                x = self.augment.batch(self.train_data.x, idx, y, generator=aug_gen)
+            else:
+                x = self.train_data.x[idx]
             k = subs[int(torch.randint(len(subs), (1,), generator=sub_gen))]  # own generator
-            out = module(x.to(model.w_in.dtype), substeps=k)
+            # the uint8 counts as they are: the model's input projection reads them directly
+            x, y = x.to(model.w_in.device), y.to(model.w_in.device)
+            out = module(x, substeps=k)
             # sum of per-sample losses / global batch, times world size: DDP's gradient
             # average then equals the single-process gradient of the global batch.
             ce_sum = F.cross_entropy(out.logits, y, reduction="sum")

@@ -205,3 +205,13 @@ def test_augment_shift_only_equals_channel_shift():
     x, y = random_counts(), torch.zeros(16, dtype=torch.long)
     out = Augment(blend=0.0)(x, y, generator=gen(9))
     assert torch.equal(out, channel_shift(x, 40, generator=gen(9)))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_batch_of_a_source_equals_augmenting_the_indexed_batch(dtype):
+    source, labels = random_counts(b=40, dtype=dtype), torch.arange(40) % 3
+    index = torch.randperm(40, generator=gen(4))[:24]
+    for aug in (Augment(), Augment(blend=1.0), Augment(shift=0), Augment(blend=0.0)):
+        want = aug(source[index], labels[index], generator=gen(5))
+        got = aug.batch(source, index, labels[index], generator=gen(5))
+        assert torch.equal(got, want) and got.dtype == dtype

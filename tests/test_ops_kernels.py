@@ -234,7 +234,27 @@ RECURRENT_CASES = {
     "n_70": ({"n": 70, "n_t": 30, "rate": 0.15}, None, F64),  # several bitmask words
     "float32": ({"dtype": F32}, None, F32),
     "float32_batch_40": ({"batch": 40, "n": 6, "n_t": 30, "dtype": F32}, None, F32),
+    # CPU: passes of 64 lanes (4 groups of 16) and a partial last pass
+    "batch_130": ({"batch": 130, "n": 6, "n_t": 25}, None, F64),
+    # CPU: delays below 3 steps: whole-row arrivals forward, column blocks backward
+    "short_delays_n_70": ({"n": 70, "n_t": 30, "rate": 0.15, "max_delay": 2.5}, None, F64),
+    "short_delays_clamp_1000": ({"max_delay": 2.5}, 1000.0, F64),
+    # CPU: delays whose rows do not fit L1 blocks (the backward's prefetching path)
+    "long_delays_T_120": ({"n_t": 120, "max_delay": 90.0, "batch": 20, "n": 24}, None, F64),
 }
+
+
+@pytest.mark.parametrize("refractory", [0, 3])
+@pytest.mark.parametrize("mode", ["round", "interpolate"])
+def test_recurrent_long_delays_match_autograd(impl, mode, refractory):
+    """Delays up to 70 steps (the CPU backward's path for rows that do not fit L1)."""
+    backend, device = impl
+    drive, w, delay = recurrent_problem(6, batch=4, n=10, n_t=100, max_delay=70.0, rate=0.2)
+    z_k, g_k = run_recurrent(backend, drive, w, delay, mode, device, refractory=refractory)
+    z_a, g_a = run_recurrent("autograd", drive, w, delay, mode, "cpu", refractory=refractory)
+    assert z_a.sum() > 50
+    assert torch.equal(z_k, z_a)
+    assert_grads_close(g_k, g_a, 1e-6)
 
 
 @pytest.mark.parametrize("mode", ["round", "interpolate"])
@@ -357,9 +377,13 @@ def test_linear_gradcheck_interpolate(impl):
 
 
 def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
-    drive, w, delay = recurrent_problem(11, batch=20, n=40, n_t=50, dtype=F32, rate=0.2)
+    # batch 70 = 5 groups of 16 lanes: passes of 4, 2 and 1 groups for 1, 2 and 3 threads
+    drive, w, delay = recurrent_problem(11, batch=70, n=40, n_t=50, dtype=F32, rate=0.2)
     x, wl, dl = linear_problem(2, batch=5, n_t=40, n_pre=33, n_post=20, dtype=F32)
     before = torch.get_num_threads()
+    long_delay = delay * 8  # up to 72 steps: the backward's path for long delays
+    # batch 20 = 3 groups of 8 lanes: passes of 16 and 8 lanes
+    small = recurrent_problem(13, batch=20, n=40, n_t=50, dtype=F32, rate=0.2)
     results = []
     try:
         for threads in (1, 2, 3):
@@ -368,6 +392,8 @@ def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
                 (
                     run_recurrent("cpu", drive, w, delay, "interpolate", "cpu"),
                     run_recurrent("cpu", drive, w, delay, "interpolate", "cpu", refractory=3),
+                    run_recurrent("cpu", drive, w, long_delay, "round", "cpu"),
+                    run_recurrent("cpu", *small, "interpolate", "cpu"),
                     run_linear("cpu", x, wl, dl, "interpolate", "cpu"),
                 )
             )

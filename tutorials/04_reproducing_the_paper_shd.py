@@ -166,12 +166,12 @@ print(json.dumps(paper.to_dict(), indent=1))
 # `models/shd-paper.toml`: `spatialsnn train --config models/shd-paper.toml --out shd.nc`
 # (any field can be overridden by a flag, e.g. `--epochs 10`).
 #
-# **What it costs.** One epoch of this configuration (8156 samples of 1000 steps) was
-# timed in this repository on a 2-core CPU with the compiled CPU kernel: 8.3 s for 2 of
-# its 32 batches, i.e. about 130 s per epoch by extrapolation (docs/benchmarks.md, command
-# `python benchmarks/shd_epoch.py --backend auto --batches 2`). Hundreds of epochs are
-# therefore a GPU job; no GPU timing or full-length SHD accuracy has been measured in
-# this repository yet.
+# **What it costs.** One epoch of this configuration (8156 samples of 1000 steps, all 32
+# batches, with the augmentation) took 39 s on a 2-core CPU with the compiled CPU kernels
+# (53 s once the delays spread over 0-1000 steps; docs/benchmarks.md, command
+# `python benchmarks/shd_epoch.py`). Hundreds of epochs are therefore a night on a laptop
+# or a GPU job; no GPU timing or full-length SHD accuracy has been measured in this
+# repository yet.
 
 # %% [markdown]
 # ## A very brief run

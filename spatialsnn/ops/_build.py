@@ -66,7 +66,15 @@ log = logging.getLogger("spatialsnn.ops")
 
 #: Folder of the kernel sources (shipped as package data).
 CSRC = Path(__file__).resolve().parent / "csrc"
-_HEADERS = ("delay_kernels.cuh", "delay_ops.h")
+#: Headers of the sources: every one is part of the build hash (CPU headers too, for simplicity).
+_HEADERS = (
+    "delay_kernels.cuh",
+    "delay_ops.h",
+    "cpu_common.h",
+    "cpu_lif.h",
+    "cpu_lif_backward.h",
+    "cpu_spike_linear.h",
+)
 _CPU_SOURCES = ("cpu_ops.cpp",)
 _CUDA_SOURCES = ("cuda_ops.cu",)
 

@@ -81,6 +81,11 @@ class CompiledBackend:
         self.check(x, "delayed_linear")
         return _library.delayed_linear(x, weight, delay, mode, kmax)
 
+    def spike_linear(self, x: Tensor, weight: Tensor) -> Tensor:
+        """Compiled event-driven ``x @ weight.T``; see :func:`spatialsnn.ops.spike_linear`."""
+        self.check(weight, "spike_linear")
+        return _library.spike_linear(x, weight)
+
     def lif_recurrent(
         self,
         drive: Tensor,

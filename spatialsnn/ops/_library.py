@@ -15,6 +15,8 @@ Operators
 kmax, refractory) -> (z, u)``
 ``spatialsnn::lif_recurrent_backward(grad_z, z, u, weight, delay, alpha, beta, gamma,
 threshold, slope, mode, kmax, refractory) -> (grad_drive, grad_w, grad_d)``
+``spatialsnn::spike_linear(x, weight) -> y``
+``spatialsnn::spike_linear_grad_weight(grad, x) -> grad_w``
 
 ``refractory`` is the refractory period in whole steps (docs/model.md); the backward
 recomputes which steps were refractory from ``z``.
@@ -41,6 +43,8 @@ __all__ = [
     "delayed_linear_grad_params",
     "lif_recurrent",
     "lif_recurrent_backward",
+    "spike_linear",
+    "spike_linear_grad_weight",
 ]
 
 _DEVICES = ("cpu", "cuda")
@@ -231,12 +235,16 @@ def _lif_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
     drive, weight, delay, alpha, beta, gamma, threshold, slope, mode, kmax, refractory = inputs
     z, u = output
     ctx.mark_non_differentiable(u)
+    # u has no gradient: do not let autograd allocate and zero-fill one (T*B*N) per backward
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(z, u, weight, delay)
     ctx.consts = (alpha, beta, gamma, threshold, slope, mode, kmax, refractory)
 
 
 def _lif_backward(ctx: Any, grad_z: Tensor, grad_u: Tensor | None) -> tuple[Tensor | None, ...]:
     z, u, weight, delay = ctx.saved_tensors
+    if grad_z is None:  # not materialised (see _lif_setup): z did not reach the loss
+        grad_z = torch.zeros_like(z)
     g_drive, g_w, g_d = torch.ops.spatialsnn.lif_recurrent_backward(
         grad_z, z, u, weight, delay, *ctx.consts
     )
@@ -250,3 +258,46 @@ def _lif_backward(ctx: Any, grad_z: Tensor, grad_u: Tensor | None) -> tuple[Tens
 
 
 lif_recurrent.register_autograd(_lif_backward, setup_context=_lif_setup)
+
+
+# ----------------------------------------------------------------------------- spike_linear
+
+
+@torch.library.custom_op("spatialsnn::spike_linear", mutates_args=(), device_types=_DEVICES)
+def spike_linear(x: Tensor, weight: Tensor) -> Tensor:
+    """``y = x @ weight.T`` summed over the non-zeros of ``x`` (uint8 or weight's dtype)."""
+    return _kernels(x.device).spike_linear_forward(_c(x), _c(weight))
+
+
+@spike_linear.register_fake
+def _(x: Tensor, weight: Tensor) -> Tensor:
+    return weight.new_empty((x.shape[0], x.shape[1], weight.shape[0]))
+
+
+@torch.library.custom_op(
+    "spatialsnn::spike_linear_grad_weight", mutates_args=(), device_types=_DEVICES
+)
+def spike_linear_grad_weight(grad: Tensor, x: Tensor) -> Tensor:
+    """Gradient of :func:`spike_linear` w.r.t. ``weight``: ``grad^T x`` over ``x``'s non-zeros."""
+    return _kernels(x.device).spike_linear_grad_weight(_c(grad), _c(x))
+
+
+@spike_linear_grad_weight.register_fake
+def _(grad: Tensor, x: Tensor) -> Tensor:
+    return grad.new_empty((grad.shape[2], x.shape[2]))
+
+
+def _spike_linear_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    x, weight = inputs
+    ctx.save_for_backward(x, weight)
+
+
+def _spike_linear_backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+    x, weight = ctx.saved_tensors
+    need_x, need_w = ctx.needs_input_grad[:2]
+    gx = grad @ weight if need_x else None  # dense: the input gradient has no sparsity
+    gw = torch.ops.spatialsnn.spike_linear_grad_weight(grad, x) if need_w else None
+    return gx, gw
+
+
+spike_linear.register_autograd(_spike_linear_backward, setup_context=_spike_linear_setup)

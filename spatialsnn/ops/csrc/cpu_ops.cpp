@@ -2,305 +2,27 @@
 // CUDA backend (the kernels of delay_kernels.cuh run by HostExec), used by the tests.
 //
 // Semantics are those of spatialsnn/ops/_reference.py; see docs/kernels.md for the design.
-// The forward passes propagate only actual spikes / non-zero inputs: the recurrent forward
-// keeps a ring buffer of future arrivals per batch element and scatters each spike's
-// weights into slot t + k_ij. The recurrent backward keeps a ring buffer of the adjoint of
-// I with the batch innermost, so that the dense part of the adjoint (the surrogate gradient
-// reaches every neuron) is a SIMD loop over the batch, and it gathers weight and delay
-// gradients only for spiking (t, j, b). Results do not depend on the number of threads.
-// A refractory period of R >= 2 steps (held membrane, no threshold in the R-1 steps after a
-// spike) is handled by separate copies of the per-step neuron loops, chosen once per step,
-// so that R <= 1 runs exactly the loops it ran before refractoriness existed.
+// The kernels live in headers named after what they compute:
+//   cpu_lif.h            recurrent LIF forward (spikes scattered into a ring of arrivals)
+//   cpu_lif_backward.h   its exact backward (batch lanes as the SIMD dimension)
+//   cpu_spike_linear.h   the event-driven input projection (spike_linear)
+//   cpu_common.h         the thread-team rule, SIMD vectors, aligned buffers
+// This file holds delayed_linear's kernels and the torch entry points. Results do not depend
+// on the number of threads.
 #include <torch/extension.h>
-
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "cpu_common.h"
+#include "cpu_lif.h"
+#include "cpu_lif_backward.h"
+#include "cpu_spike_linear.h"
 #include "delay_ops.h"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#define SSNN_PRAGMA(x) _Pragma(#x)
-#else
-#define SSNN_PRAGMA(x)
-#endif
 
 namespace ssnn {
 namespace cpu {
-
-inline int num_threads() { return std::max(1, at::get_num_threads()); }
-
-// Threads for `tasks` independent tasks: no more than there are tasks, and one (no parallel
-// region at all) for small work, where waking a thread team costs more than it saves (on a
-// loaded machine, much more).
-inline int team(int64_t tasks, int64_t work) {
-  constexpr int64_t kMinParallelWork = int64_t(1) << 16;
-  if (tasks < 2 || work < kMinParallelWork) return 1;
-  return static_cast<int>(std::min<int64_t>(num_threads(), tasks));
-}
-
-// Wrap a slot index that is known to lie in [0, 2 * slots).
-inline int64_t wrap(int64_t s, int64_t slots) { return s >= slots ? s - slots : s; }
-
-// ------------------------------------------------------------------------------ recurrent
-
-// `hold` = max(R - 1, 0): the refractory steps that follow a spike (0: no refractory period).
-template <typename scalar_t>
-void lif_forward(const scalar_t* drive, scalar_t* z, scalar_t* u, const DelayTable<scalar_t>& tab,
-                 int64_t batch, int64_t steps, int64_t n, int64_t kmax, scalar_t alpha,
-                 scalar_t beta, scalar_t gamma, scalar_t threshold, int32_t hold, bool interp) {
-  const int64_t slots = kmax + 2;
-  const int threads = team(batch, batch * steps * n);
-  SSNN_PRAGMA(omp parallel num_threads(threads) if (threads > 1))
-  {
-    std::vector<scalar_t> ring(slots * n), v(n), cur(n);
-    std::vector<int64_t> spikes(n);
-    std::vector<int32_t> left(hold > 0 ? n : 0);  // refractory steps left per neuron
-    SSNN_PRAGMA(omp for schedule(dynamic, 1))
-    for (int64_t b = 0; b < batch; ++b) {
-      std::fill(ring.begin(), ring.end(), scalar_t(0));
-      std::fill(v.begin(), v.end(), scalar_t(0));
-      std::fill(cur.begin(), cur.end(), scalar_t(0));
-      std::fill(left.begin(), left.end(), 0);
-      for (int64_t t = 0; t < steps; ++t) {
-        const int64_t row = (b * steps + t) * n;
-        int64_t n_spikes = 0;
-        if (hold > 0) {
-          for (int64_t i = 0; i < n; ++i) {
-            const int32_t l = left[i];
-            const bool ref = l > 0;  // refractory: membrane held, threshold off
-            const scalar_t uu = ref ? v[i] : alpha * v[i] + gamma * cur[i];
-            const bool spike = !ref && uu >= threshold;
-            left[i] = spike ? hold : (ref ? l - 1 : 0);
-            u[row + i] = uu;
-            z[row + i] = spike ? scalar_t(1) : scalar_t(0);
-            v[i] = spike ? scalar_t(0) : uu;
-            if (spike) spikes[n_spikes++] = i;
-          }
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            const scalar_t uu = alpha * v[i] + gamma * cur[i];  // 1. state update
-            const bool spike = uu >= threshold;                 // 2. threshold
-            u[row + i] = uu;
-            z[row + i] = spike ? scalar_t(1) : scalar_t(0);
-            v[i] = spike ? scalar_t(0) : uu;  // 4. reset (applied before it is next needed)
-            if (spike) spikes[n_spikes++] = i;
-          }
-        }
-        const int64_t now = t % slots;
-        scalar_t* ring_p = ring.data();
-        for (int64_t q = 0; q < n_spikes; ++q) {  // 3a. scatter the spikes of step t
-          const int64_t e0 = spikes[q] * n;
-          const int32_t* ka = tab.k_a + e0;
-          const scalar_t* ca = tab.c_a + e0;
-          if (interp) {
-            const scalar_t* cb = tab.c_b + e0;
-            for (int64_t i = 0; i < n; ++i) {
-              const int64_t s = wrap(now + ka[i], slots);
-              ring_p[s * n + i] += ca[i];
-              ring_p[wrap(s + 1, slots) * n + i] += cb[i];
-            }
-          } else {
-            for (int64_t i = 0; i < n; ++i) ring_p[wrap(now + ka[i], slots) * n + i] += ca[i];
-          }
-        }
-        scalar_t* arrive = ring_p + now * n;  // 3b. arrivals of step t
-        const scalar_t* dr = drive + row;
-        for (int64_t i = 0; i < n; ++i) {
-          scalar_t ii = beta * cur[i] + dr[i];
-          cur[i] = ii + arrive[i];
-          arrive[i] = scalar_t(0);
-        }
-      }
-    }
-  }
-}
-
-// One chunk of W batch elements (b0 .. b0+W-1; lanes past the batch stay zero), the whole
-// time loop, no synchronisation with other chunks. `tab` is post-major (entry i*n + j).
-// Ring of lam_I: [n][slots][W], so that the gathers for one postsynaptic neuron i read one
-// contiguous block of slots*W values (L1-resident) and the W lanes are one SIMD vector.
-// Weight/delay gradients of the chunk go to gw_c/gd_c ([i][j]); the caller sums the chunks
-// in a fixed order, so the result does not depend on the number of threads.
-// Refractory period `refr` (R, clamped to [0, steps]): with R >= 2, lam_u[t] = 0 where
-// step t was refractory, i.e. where there is a spike in steps [t-R+1, t-1]; that count is
-// kept per (j, lane), counted once for t = steps-1 and then moved by one step per step.
-template <typename scalar_t, int W>
-void lif_backward_chunk(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u,
-                        scalar_t* g_drive, scalar_t* gw_c, scalar_t* gd_c,
-                        const DelayTable<scalar_t>& tab, int64_t batch, int64_t steps,
-                        int64_t n, int64_t kmax, int64_t b0, scalar_t alpha, scalar_t beta,
-                        scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
-                        bool interp) {
-  // Reads of step t cover times t .. t+kmax+1; lam_I[t-1] is written after them.
-  const int64_t slots = kmax + 2;
-  const int64_t lanes = std::min<int64_t>(W, batch - b0);
-  std::vector<scalar_t> ring_v(n * slots * W, scalar_t(0));
-  std::vector<scalar_t> acc_v(n * W), lam_u_v(n * W, scalar_t(0));
-  std::vector<uint32_t> mask(n);
-  std::vector<int64_t> spiking(n);
-  scalar_t* __restrict ring = ring_v.data();
-  scalar_t* __restrict acc = acc_v.data();
-  scalar_t* __restrict lam_u = lam_u_v.data();
-  const bool refractory = refr > 1;
-  std::vector<int32_t> recent(refractory ? n * W : 0, 0);  // [j][W] spikes in the window
-  if (refractory) {
-    for (int64_t w = 0; w < lanes; ++w) {
-      for (int64_t s = std::max<int64_t>(steps - refr, 0); s < steps - 1; ++s) {
-        const scalar_t* zr = z + ((b0 + w) * steps + s) * n;
-        for (int64_t j = 0; j < n; ++j) recent[j * W + w] += zr[j] != scalar_t(0);
-      }
-    }
-  }
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const int64_t now = t % slots;
-    const int64_t prev = now == 0 ? slots - 1 : now - 1;
-    std::fill(acc, acc + n * W, scalar_t(0));
-    std::fill(mask.begin(), mask.end(), 0u);
-    for (int64_t w = 0; w < lanes; ++w) {
-      const int64_t row = ((b0 + w) * steps + t) * n;
-      for (int64_t j = 0; j < n; ++j) {
-        acc[j * W + w] = grad_z[row + j];
-        if (z[row + j] != scalar_t(0)) mask[j] |= uint32_t(1) << w;
-      }
-    }
-    int64_t n_spiking = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      if (mask[j] != 0u) spiking[n_spiking++] = j;
-    }
-    // G[t, j] = dL/dz + sum_i w_ij sum_k c_ij(k) lam_I[t + k, i]   (dense: the surrogate
-    // gradient reaches every neuron), and the weight/delay gradients at spiking (t, j, b).
-    for (int64_t i = 0; i < n; ++i) {
-      const scalar_t* __restrict col = ring + i * slots * W;
-      const int64_t e0 = i * n;
-      const int32_t* ka = tab.k_a + e0;
-      const scalar_t* ca = tab.c_a + e0;
-      if (interp) {
-        const scalar_t* cb = tab.c_b + e0;
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t s = wrap(now + ka[j], slots);
-          const scalar_t* __restrict p0 = col + s * W;
-          const scalar_t* __restrict p1 = col + wrap(s + 1, slots) * W;
-          const scalar_t c0 = ca[j], c1 = cb[j];
-          scalar_t* __restrict a = acc + j * W;
-          SSNN_PRAGMA(omp simd)
-          for (int w = 0; w < W; ++w) a[w] += c0 * p0[w] + c1 * p1[w];
-        }
-      } else {
-        for (int64_t j = 0; j < n; ++j) {
-          const scalar_t* __restrict p = col + wrap(now + ka[j], slots) * W;
-          const scalar_t c0 = ca[j];
-          scalar_t* __restrict a = acc + j * W;
-          SSNN_PRAGMA(omp simd)
-          for (int w = 0; w < W; ++w) a[w] += c0 * p[w];
-        }
-      }
-      for (int64_t q = 0; q < n_spiking; ++q) {
-        const int64_t j = spiking[q];
-        const int64_t e = e0 + j;
-        const int64_t s0 = wrap(now + tab.k_0[e], slots);
-        const scalar_t* p0 = col + s0 * W;
-        const scalar_t* p1 = col + wrap(s0 + 1, slots) * W;
-        const scalar_t* pr = col + wrap(now + tab.k_a[e], slots) * W;
-        const scalar_t f = tab.frac[e];
-        scalar_t gw = scalar_t(0), gd = scalar_t(0);
-        for (uint32_t m = mask[j]; m != 0u; m &= m - 1u) {
-          const int w = __builtin_ctz(m);
-          gw += interp ? p0[w] * (scalar_t(1) - f) + p1[w] * f : pr[w];
-          gd += p1[w] - p0[w];
-        }
-        gw_c[e] += gw;
-        gd_c[e] += gd;
-      }
-    }
-    // lam_u[t] = lam_V[t] (1 - z) + G * surrogate'(u - theta), lam_V[t] = alpha*lam_u[t+1];
-    // then lam_I[t-1] = beta*lam_I[t] + gamma*lam_u[t].
-    if (refractory) {  // the same, with lam_u[t] = 0 at refractory steps
-      for (int64_t w = 0; w < lanes; ++w) {
-        const int64_t row = ((b0 + w) * steps + t) * n;
-        // the window moves to [t-R, t-2]: z[t-R] enters, z[t-1] leaves
-        const scalar_t* z_in = t >= refr ? z + row - refr * n : nullptr;
-        const scalar_t* z_out = t > 0 ? z + row - n : nullptr;
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t h = row + j;
-          scalar_t* col = ring + j * slots * W;
-          int32_t& rc = recent[j * W + w];
-          const scalar_t lu =
-              rc > 0 ? scalar_t(0)
-                     : alpha * lam_u[j * W + w] * (scalar_t(1) - z[h]) +
-                           acc[j * W + w] * superspike(u[h] - threshold, slope);
-          if (z_in != nullptr) rc += z_in[j] != scalar_t(0);
-          if (z_out != nullptr) rc -= z_out[j] != scalar_t(0);
-          lam_u[j * W + w] = lu;
-          const scalar_t li = col[now * W + w];
-          g_drive[h] = li;
-          col[prev * W + w] = t > 0 ? beta * li + gamma * lu : scalar_t(0);
-        }
-      }
-      continue;
-    }
-    for (int64_t w = 0; w < lanes; ++w) {
-      const int64_t row = ((b0 + w) * steps + t) * n;
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t h = row + j;
-        scalar_t* col = ring + j * slots * W;
-        const scalar_t lu = alpha * lam_u[j * W + w] * (scalar_t(1) - z[h]) +
-                            acc[j * W + w] * superspike(u[h] - threshold, slope);
-        lam_u[j * W + w] = lu;
-        const scalar_t li = col[now * W + w];
-        g_drive[h] = li;
-        col[prev * W + w] = t > 0 ? beta * li + gamma * lu : scalar_t(0);
-      }
-    }
-  }
-}
-
-// Lane count per chunk, from the batch size alone (so that results do not depend on the
-// number of threads): 16 for batches of 32 and more, 8 from 8, else 4.
-inline int chunk_width(int64_t batch) { return batch >= 32 ? 16 : (batch >= 8 ? 8 : 4); }
-
-template <typename scalar_t>
-void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, scalar_t* g_drive,
-                  scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab, int64_t batch,
-                  int64_t steps, int64_t n, int64_t kmax, scalar_t alpha, scalar_t beta,
-                  scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
-                  bool interp) {
-  const int width = chunk_width(batch);
-  const int64_t chunks = (batch + width - 1) / width;
-  std::vector<scalar_t> gw_c(chunks * n * n, scalar_t(0)), gd_c(chunks * n * n, scalar_t(0));
-  const int threads = team(chunks, chunks * steps * n * n);
-  SSNN_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1))
-  for (int64_t c = 0; c < chunks; ++c) {
-    scalar_t* gw = gw_c.data() + c * n * n;
-    scalar_t* gd = gd_c.data() + c * n * n;
-    const int64_t b0 = c * width;
-    if (width == 16) {
-      lif_backward_chunk<scalar_t, 16>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                       kmax, b0, alpha, beta, gamma, threshold, slope, refr,
-                                       interp);
-    } else if (width == 8) {
-      lif_backward_chunk<scalar_t, 8>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                      kmax, b0, alpha, beta, gamma, threshold, slope, refr,
-                                      interp);
-    } else {
-      lif_backward_chunk<scalar_t, 4>(grad_z, z, u, g_drive, gw, gd, tab, batch, steps, n,
-                                      kmax, b0, alpha, beta, gamma, threshold, slope, refr,
-                                      interp);
-    }
-  }
-  for (int64_t e = 0; e < n * n; ++e) {
-    scalar_t gw = scalar_t(0), gd = scalar_t(0);
-    for (int64_t c = 0; c < chunks; ++c) {
-      gw += gw_c[c * n * n + e];
-      gd += gd_c[c * n * n + e];
-    }
-    g_w[e] = gw;
-    g_d[e] = tab.w[e] * gd;
-  }
-}
 
 // ------------------------------------------------------------------------------ delayed_linear
 
@@ -467,9 +189,10 @@ std::vector<at::Tensor> lif_forward_op(const at::Tensor& drive, const at::Tensor
   HostExec ex = host();
   AT_DISPATCH_FLOATING_TYPES(drive.scalar_type(), "spatialsnn_cpu_lif_forward", [&] {
     auto table = build_table<HostExec, scalar_t>(ex, weight, delay, kmax, interp);
+    const int64_t reach = table_reach(table.view(), weight.numel(), interp);
     lif_forward<scalar_t>(drive.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(),
                           u.data_ptr<scalar_t>(), table.view(), drive.size(0), drive.size(1),
-                          drive.size(2), kmax, static_cast<scalar_t>(alpha),
+                          drive.size(2), reach, static_cast<scalar_t>(alpha),
                           static_cast<scalar_t>(beta), static_cast<scalar_t>(gamma),
                           static_cast<scalar_t>(threshold), hold, interp);
   });
@@ -496,12 +219,15 @@ std::vector<at::Tensor> lif_backward_op(const at::Tensor& grad_z, const at::Tens
   if (u.numel() == 0) return {g_drive, g_w, g_d};
   HostExec ex = host();
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "spatialsnn_cpu_lif_backward", [&] {
-    auto table = build_table<HostExec, scalar_t>(ex, weight, delay, kmax, interp,
-                                                 /*post_major=*/true);
+    auto table = build_table<HostExec, scalar_t>(ex, weight, delay, kmax, interp);
+    const int64_t reach = table_reach(table.view(), weight.numel(), interp);
+    TORCH_CHECK(ring_fits_int32(u.size(2), pow2_at_least(reach + 2)),
+                "spatialsnn: the CPU backward's adjoint ring (", u.size(2), " neurons x ",
+                reach + 2, " steps x 64 lanes) exceeds 2^31 entries");
     lif_backward<scalar_t>(grad_z.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(),
                            u.data_ptr<scalar_t>(), g_drive.data_ptr<scalar_t>(),
                            g_w.data_ptr<scalar_t>(), g_d.data_ptr<scalar_t>(), table.view(),
-                           u.size(0), u.size(1), u.size(2), kmax, static_cast<scalar_t>(alpha),
+                           u.size(0), u.size(1), u.size(2), reach, static_cast<scalar_t>(alpha),
                            static_cast<scalar_t>(beta), static_cast<scalar_t>(gamma),
                            static_cast<scalar_t>(threshold), static_cast<scalar_t>(slope),
                            refr, interp);
@@ -575,6 +301,50 @@ std::vector<at::Tensor> linear_grad_params_op(const at::Tensor& grad, const at::
   return {g_w, g_d};
 }
 
+at::Tensor spike_linear_forward_op(const at::Tensor& x, const at::Tensor& weight) {
+  check_spike_linear(x, weight);
+  TORCH_CHECK(x.device().is_cpu(), "spatialsnn: the CPU kernel needs CPU tensors");
+  const int64_t rows = x.size(0) * x.size(1), n_in = x.size(2), n_out = weight.size(0);
+  auto y = at::empty({x.size(0), x.size(1), n_out}, weight.options());
+  if (y.numel() == 0) return y;
+  auto wt = weight.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "spatialsnn_cpu_spike_linear", [&] {
+    if (x.scalar_type() == at::kByte) {
+      spike_linear_forward<scalar_t, uint8_t>(x.data_ptr<uint8_t>(), wt.data_ptr<scalar_t>(),
+                                              y.data_ptr<scalar_t>(), rows, n_in, n_out);
+    } else {
+      spike_linear_forward<scalar_t, scalar_t>(x.data_ptr<scalar_t>(), wt.data_ptr<scalar_t>(),
+                                               y.data_ptr<scalar_t>(), rows, n_in, n_out);
+    }
+  });
+  return y;
+}
+
+at::Tensor spike_linear_grad_weight_op(const at::Tensor& grad, const at::Tensor& x) {
+  TORCH_CHECK(grad.dim() == 3 && x.dim() == 3 && grad.size(0) == x.size(0) &&
+                  grad.size(1) == x.size(1),
+              "spatialsnn: grad must be [batch, time, n_out] for an input of shape ", x.sizes());
+  const int64_t rows = x.size(0) * x.size(1), n_in = x.size(2), n_out = grad.size(2);
+  auto gw = at::empty({n_out, n_in}, grad.options());
+  check_spike_linear(x, gw);
+  TORCH_CHECK(x.device().is_cpu() && grad.device().is_cpu(),
+              "spatialsnn: the CPU kernel needs CPU tensors");
+  TORCH_CHECK(grad.is_contiguous(), "spatialsnn: grad must be contiguous");
+  if (gw.numel() == 0) return gw;
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "spatialsnn_cpu_spike_linear_grad", [&] {
+    if (x.scalar_type() == at::kByte) {
+      spike_linear_grad_weight<scalar_t, uint8_t>(grad.data_ptr<scalar_t>(),
+                                                  x.data_ptr<uint8_t>(), gw.data_ptr<scalar_t>(),
+                                                  rows, n_in, n_out);
+    } else {
+      spike_linear_grad_weight<scalar_t, scalar_t>(grad.data_ptr<scalar_t>(),
+                                                   x.data_ptr<scalar_t>(),
+                                                   gw.data_ptr<scalar_t>(), rows, n_in, n_out);
+    }
+  });
+  return gw;
+}
+
 // ------------------------------------------------------------------------------ emulation
 
 std::vector<at::Tensor> emu_lif_forward(const at::Tensor& drive, const at::Tensor& weight,
@@ -613,6 +383,14 @@ std::vector<at::Tensor> emu_linear_grad_params(const at::Tensor& grad, const at:
   return linear_grad_params_impl(host(), grad, x, weight, delay, mode, kmax);
 }
 
+at::Tensor emu_spike_linear_forward(const at::Tensor& x, const at::Tensor& weight) {
+  return spike_linear_forward_impl(host(), x, weight);
+}
+
+at::Tensor emu_spike_linear_grad_weight(const at::Tensor& grad, const at::Tensor& x) {
+  return spike_linear_grad_weight_impl(host(), grad, x);
+}
+
 }  // namespace cpu
 }  // namespace ssnn
 
@@ -624,6 +402,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_forward", &linear_forward_op, "delayed_linear forward -> y");
   m.def("linear_grad_input", &linear_grad_input_op, "delayed_linear input gradient");
   m.def("linear_grad_params", &linear_grad_params_op, "delayed_linear [g_w, g_d]");
+  m.def("spike_linear_forward", &spike_linear_forward_op, "spike_linear forward -> y");
+  m.def("spike_linear_grad_weight", &spike_linear_grad_weight_op, "spike_linear weight gradient");
 #if defined(_OPENMP)
   m.attr("openmp") = true;
 #else
@@ -635,4 +415,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   emu.def("linear_forward", &emu_linear_forward);
   emu.def("linear_grad_input", &emu_linear_grad_input);
   emu.def("linear_grad_params", &emu_linear_grad_params);
+  emu.def("spike_linear_forward", &emu_spike_linear_forward);
+  emu.def("spike_linear_grad_weight", &emu_spike_linear_grad_weight);
 }

@@ -61,6 +61,16 @@ std::vector<at::Tensor> linear_grad_params(const at::Tensor& grad, const at::Ten
   return linear_grad_params_impl(exec_for(x), grad, x, weight, delay, mode, kmax);
 }
 
+at::Tensor spike_linear_forward(const at::Tensor& x, const at::Tensor& weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  return spike_linear_forward_impl(exec_for(x), x, weight);
+}
+
+at::Tensor spike_linear_grad_weight(const at::Tensor& grad, const at::Tensor& x) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  return spike_linear_grad_weight_impl(exec_for(x), grad, x);
+}
+
 }  // namespace gpu
 }  // namespace ssnn
 
@@ -72,4 +82,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_forward", &linear_forward, "delayed_linear forward -> y");
   m.def("linear_grad_input", &linear_grad_input, "delayed_linear input gradient");
   m.def("linear_grad_params", &linear_grad_params, "delayed_linear [g_w, g_d]");
+  m.def("spike_linear_forward", &spike_linear_forward, "spike_linear forward -> y");
+  m.def("spike_linear_grad_weight", &spike_linear_grad_weight, "spike_linear weight gradient");
 }

@@ -16,7 +16,8 @@
 // Layouts (row-major, last index fastest):
 //   drive, z, u, grad_z, g_drive   [B][T][N]             (the torch tensors)
 //   delay tables                   [N_pre][N_post]       ("pre-major": entry e = j*N_post + i)
-//   forward arrival ring           [L][B][N]             L = kmax + 2 slots
+//   forward arrival ring           [L][B][N] (round), [L][B][N][2] (interpolate: c_a, c_b)
+//                                                        L = kmax + 2 slots
 //   spike bitmask (forward)        [T][B][W]             W = ceil(N / 32) words
 //   adjoint of I (backward)        [T + kmax + 2][N][B]  zero beyond T-1 (batch fastest, so that
 //                                                        a warp reads 32 batch rows coalesced)
@@ -134,7 +135,7 @@ struct LifForwardArgs {
   scalar_t* u;            // [B][T][N] out: membrane after the state update (pre-threshold)
   scalar_t* v;            // [B][N] state, zero-initialised
   scalar_t* cur;          // [B][N] state (synaptic current I), zero-initialised
-  scalar_t* ring;         // [L][B][N] future arrivals, zero-initialised
+  scalar_t* ring;         // [L][B][N] future arrivals ([L][B][N][2] to interpolate), zeroed
   uint32_t* bits;         // [T][B][W] spike bitmask, zero-initialised
   int32_t* left;          // [B][N] refractory steps left, zero-initialised (null if hold == 0)
   DelayTable<scalar_t> tab;
@@ -159,10 +160,19 @@ struct LifAdvance {
     scalar_t ii = a.cur[idx];
     if (t > 0) {
       const int64_t prev = (b * a.steps + t - 1) * a.n + i;
-      scalar_t* slot = a.ring + (((t - 1) % a.slots) * a.batch + b) * a.n + i;
       ii = a.beta * ii + a.drive[prev];  // 3. arrivals of step t-1
-      ii = ii + *slot;
-      *slot = scalar_t(0);
+      if (a.interp) {  // c_a parts due at t-1, c_b parts of the slot before (see LifScatter)
+        const int64_t stride = a.batch * a.n * 2;
+        scalar_t* here = a.ring + ((t - 1) % a.slots) * stride + idx * 2;
+        scalar_t* late = a.ring + ((t - 2 + a.slots) % a.slots) * stride + idx * 2 + 1;
+        ii = ii + (*here + *late);
+        *here = scalar_t(0);
+        *late = scalar_t(0);
+      } else {
+        scalar_t* slot = a.ring + (((t - 1) % a.slots) * a.batch + b) * a.n + i;
+        ii = ii + *slot;
+        *slot = scalar_t(0);
+      }
       vv = a.z[prev] != scalar_t(0) ? scalar_t(0) : a.u[prev];  // 4. reset of step t-1
     }
     scalar_t uu;
@@ -190,7 +200,10 @@ struct LifAdvance {
 
 // Step t, thread (b, i): add the spikes of step t (presynaptic j, ascending) to i's future
 // arrivals. The thread owns ring column (b, i), so no atomics are needed; all threads of a
-// warp share b and therefore walk the same bitmask.
+// warp share b and therefore walk the same bitmask. To interpolate, a synapse adds the pair
+// (c_a, c_b) to one cell of slot t + k_a: c_a arrives in that slot, c_b one slot later (one
+// address and one 8/16-byte access per synapse instead of two; the CPU kernel does the same,
+// so both sum the arrivals in the same order).
 template <typename scalar_t>
 struct LifScatter {
   LifForwardArgs<scalar_t> a;
@@ -200,8 +213,9 @@ struct LifScatter {
     const int64_t b = idx / a.n;
     const int64_t i = idx - b * a.n;
     const uint32_t* mask = a.bits + (t * a.batch + b) * a.words;
-    scalar_t* col = a.ring + b * a.n + i;
-    const int64_t stride = a.batch * a.n;
+    const int64_t cells = a.interp ? 2 : 1;
+    scalar_t* col = a.ring + idx * cells;
+    const int64_t stride = a.batch * a.n * cells;
     const int64_t now = t % a.slots;
     for (int64_t w = 0; w < a.words; ++w) {
       uint32_t m = mask[w];
@@ -211,12 +225,9 @@ struct LifScatter {
         const int64_t e = j * a.n + i;
         int64_t s = now + a.tab.k_a[e];
         if (s >= a.slots) s -= a.slots;
-        col[s * stride] += a.tab.c_a[e];
-        if (a.interp) {
-          int64_t s1 = s + 1;
-          if (s1 >= a.slots) s1 -= a.slots;
-          col[s1 * stride] += a.tab.c_b[e];
-        }
+        scalar_t* cell = col + s * stride;
+        cell[0] += a.tab.c_a[e];
+        if (a.interp) cell[1] += a.tab.c_b[e];
       }
     }
   }
@@ -444,6 +455,50 @@ struct LinearGradParams {
   }
 };
 
+// ------------------------------------------------------------------------------ spike_linear
+
+// y = x @ weight^T over the non-zeros of x only (input spikes), rows = batch * time.
+template <typename scalar_t>
+struct SpikeLinearArgs {
+  const int64_t* ptr;    // forward: [rows + 1] start of row r; grad: [n_in + 1] of column j
+  const int64_t* idx;    // forward: column j of each non-zero; grad: its row r
+  const scalar_t* val;   // its value
+  const scalar_t* wt;    // forward: weight^T [n_in][n_out]
+  const scalar_t* grad;  // grad: dL/dy [rows][n_out]
+  scalar_t* out;         // forward: y [rows][n_out]; grad: dL/dweight [n_out][n_in]
+  int64_t rows, n_in, n_out;
+};
+
+// Forward, thread (r, i) (output fastest): y[r, i] = sum_q val[q] * w[i, idx[q]] over the
+// non-zeros q of row r, in ascending column order.
+template <typename scalar_t>
+struct SpikeLinearForward {
+  SpikeLinearArgs<scalar_t> a;
+
+  SSNN_HD void operator()(int64_t e) const {
+    const int64_t r = e / a.n_out;
+    const int64_t i = e - r * a.n_out;
+    scalar_t acc = scalar_t(0);
+    for (int64_t q = a.ptr[r]; q < a.ptr[r + 1]; ++q) acc += a.val[q] * a.wt[a.idx[q] * a.n_out + i];
+    a.out[e] = acc;
+  }
+};
+
+// Weight gradient, thread (j, i) (output fastest): dL/dw[i, j] = sum_q val[q] * grad[idx[q], i]
+// over the non-zeros q of input column j, in ascending row order.
+template <typename scalar_t>
+struct SpikeLinearGradWeight {
+  SpikeLinearArgs<scalar_t> a;
+
+  SSNN_HD void operator()(int64_t e) const {
+    const int64_t j = e / a.n_out;
+    const int64_t i = e - j * a.n_out;
+    scalar_t acc = scalar_t(0);
+    for (int64_t q = a.ptr[j]; q < a.ptr[j + 1]; ++q) acc += a.val[q] * a.grad[a.idx[q] * a.n_out + i];
+    a.out[i * a.n_in + j] = acc;
+  }
+};
+
 // ------------------------------------------------------------------------------ drivers
 //
 // `Exec` runs a functor over [0, n): `ex.launch(n, functor)`, in stream order. Every buffer
@@ -494,6 +549,16 @@ void linear_grad_input(Exec& ex, const LinearArgs<scalar_t>& a) {
 template <class Exec, typename scalar_t>
 void linear_grad_params(Exec& ex, const LinearArgs<scalar_t>& a) {
   ex.launch(a.n_pre * a.n_post, LinearGradParams<scalar_t>{a});
+}
+
+template <class Exec, typename scalar_t>
+void spike_linear_forward(Exec& ex, const SpikeLinearArgs<scalar_t>& a) {
+  ex.launch(a.rows * a.n_out, SpikeLinearForward<scalar_t>{a});
+}
+
+template <class Exec, typename scalar_t>
+void spike_linear_grad_weight(Exec& ex, const SpikeLinearArgs<scalar_t>& a) {
+  ex.launch(a.n_in * a.n_out, SpikeLinearGradWeight<scalar_t>{a});
 }
 
 // ------------------------------------------------------------------------------ executors

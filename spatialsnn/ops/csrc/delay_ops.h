@@ -123,7 +123,7 @@ std::vector<at::Tensor> lif_forward_impl(Exec ex, const at::Tensor& drive,
   const int64_t words = (n + 31) / 32;
   auto v = at::zeros({batch, n}, drive.options());
   auto cur = at::zeros({batch, n}, drive.options());
-  auto ring = at::zeros({slots, batch, n}, drive.options());
+  auto ring = at::zeros({slots, batch, n, interp ? 2 : 1}, drive.options());
   auto bits = at::zeros({steps, batch, words}, drive.options().dtype(at::kInt));
   at::Tensor left;  // refractory steps left per (b, i), only with a refractory period
   if (hold > 0) left = at::zeros({batch, n}, drive.options().dtype(at::kInt));
@@ -175,7 +175,10 @@ std::vector<at::Tensor> lif_backward_impl(Exec ex, const at::Tensor& grad_z,
   auto g_w = at::zeros_like(weight);
   auto g_d = at::zeros_like(delay);
   if (u.numel() == 0) return {g_drive, g_w, g_d};
-  auto lam = at::zeros({steps + kmax + 2, n, batch}, u.options());
+  // lam[t] for t < T-1 is written (by step t+1) before it is read: only lam[T-1 ..] (no
+  // future beyond the sequence) needs zeros, not the whole [T + kmax + 2][N][B] buffer
+  auto lam = at::empty({steps + kmax + 2, n, batch}, u.options());
+  lam.narrow(0, steps - 1, kmax + 3).zero_();
   auto lam_u = at::zeros({n, batch}, u.options());
   at::Tensor recent;  // spikes in the refractory window per (j, b), only with a period
   if (refr > 1) recent = at::zeros({n, batch}, u.options().dtype(at::kInt));
@@ -307,6 +310,86 @@ std::vector<at::Tensor> linear_grad_params_impl(Exec ex, const at::Tensor& grad,
     finish(ex, "delayed_linear parameter-gradient");
   });
   return {g_w, g_d};
+}
+
+// ------------------------------------------------------------------------------ spike_linear
+
+// x: [batch, time, n_in], uint8 counts or the weight's dtype; weight: [n_out, n_in].
+inline void check_spike_linear(const at::Tensor& x, const at::Tensor& weight) {
+  TORCH_CHECK(x.dim() == 3, "spatialsnn: input must be [batch, time, n_in], got ", x.sizes());
+  TORCH_CHECK(weight.dim() == 2 && weight.size(1) == x.size(2), "spatialsnn: weight of shape ",
+              weight.sizes(), " does not fit an input of shape ", x.sizes());
+  TORCH_CHECK(weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kDouble,
+              "spatialsnn kernels support float32 and float64 weights, got ",
+              weight.scalar_type());
+  TORCH_CHECK(x.scalar_type() == at::kByte || x.scalar_type() == weight.scalar_type(),
+              "spatialsnn: spike_linear input must be uint8 or of the weight's dtype ",
+              weight.scalar_type(), ", got ", x.scalar_type());
+  TORCH_CHECK(x.device() == weight.device(), "spatialsnn: weight is on ", weight.device(),
+              " but the input is on ", x.device());
+  TORCH_CHECK(x.is_contiguous() && weight.is_contiguous(),
+              "spatialsnn: input and weight must be contiguous");
+}
+
+// The non-zeros of x2 [rows][n] (row-major order): (row, column, value in `dtype`).
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> nonzeros_of(const at::Tensor& x2,
+                                                                  at::ScalarType dtype) {
+  auto nz = x2.ne(0).nonzero();
+  auto r = nz.select(1, 0).contiguous();
+  auto c = nz.select(1, 1).contiguous();
+  auto val = x2.index({r, c}).to(dtype).contiguous();
+  return {r, c, val};
+}
+
+// Offsets of the `groups` runs of equal values 0 .. groups-1 in the sorted index list `key`.
+inline at::Tensor run_offsets(const at::Tensor& key, int64_t groups) {
+  return at::searchsorted(key, at::arange(groups + 1, key.options())).contiguous();
+}
+
+template <class Exec>
+at::Tensor spike_linear_forward_impl(Exec ex, const at::Tensor& x, const at::Tensor& weight) {
+  check_spike_linear(x, weight);
+  const int64_t rows = x.size(0) * x.size(1), n_in = x.size(2), n_out = weight.size(0);
+  auto y = at::empty({x.size(0), x.size(1), n_out}, weight.options());
+  if (y.numel() == 0) return y;
+  at::Tensor r, c, val;
+  std::tie(r, c, val) = nonzeros_of(x.reshape({rows, n_in}), weight.scalar_type());
+  auto ptr = run_offsets(r, rows);
+  auto wt = weight.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "spatialsnn_spike_linear_forward", [&] {
+    SpikeLinearArgs<scalar_t> a{ptr.data_ptr<int64_t>(), c.data_ptr<int64_t>(),
+                                val.data_ptr<scalar_t>(), wt.data_ptr<scalar_t>(), nullptr,
+                                y.data_ptr<scalar_t>(), rows, n_in, n_out};
+    spike_linear_forward(ex, a);
+    finish(ex, "spike_linear forward");
+  });
+  return y;
+}
+
+template <class Exec>
+at::Tensor spike_linear_grad_weight_impl(Exec ex, const at::Tensor& grad, const at::Tensor& x) {
+  TORCH_CHECK(grad.dim() == 3 && x.dim() == 3 && grad.size(0) == x.size(0) &&
+                  grad.size(1) == x.size(1),
+              "spatialsnn: grad must be [batch, time, n_out] for an input of shape ", x.sizes());
+  const int64_t rows = x.size(0) * x.size(1), n_in = x.size(2), n_out = grad.size(2);
+  auto gw = at::zeros({n_out, n_in}, grad.options());
+  check_spike_linear(x, gw);
+  TORCH_CHECK(grad.is_contiguous(), "spatialsnn: grad must be contiguous");
+  if (gw.numel() == 0 || rows == 0) return gw;
+  at::Tensor r, c, val;
+  std::tie(r, c, val) = nonzeros_of(x.reshape({rows, n_in}), grad.scalar_type());
+  auto order = at::argsort(c, /*stable=*/true, 0, /*descending=*/false);
+  auto col_row = r.index_select(0, order).contiguous();
+  auto col_val = val.index_select(0, order).contiguous();
+  auto ptr = run_offsets(c.index_select(0, order), n_in);
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "spatialsnn_spike_linear_grad_weight", [&] {
+    SpikeLinearArgs<scalar_t> a{ptr.data_ptr<int64_t>(), col_row.data_ptr<int64_t>(),
+                                col_val.data_ptr<scalar_t>(), nullptr, grad.data_ptr<scalar_t>(),
+                                gw.data_ptr<scalar_t>(), rows, n_in, n_out};
+    spike_linear_grad_weight(ex, a);
+    finish(ex, "spike_linear weight-gradient");
+  });
+  return gw;
 }
 
 }  // namespace ssnn

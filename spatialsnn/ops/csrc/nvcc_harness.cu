@@ -6,13 +6,15 @@
 
 namespace ssnn {
 
-#define SSNN_INSTANTIATE(T)                                                       \
-  template void prepare_table<CudaExec, T>(CudaExec&, const PrepareTable<T>&);    \
-  template void lif_forward<CudaExec, T>(CudaExec&, const LifForwardArgs<T>&);    \
-  template void lif_backward<CudaExec, T>(CudaExec&, const LifBackwardArgs<T>&);  \
-  template void linear_forward<CudaExec, T>(CudaExec&, const LinearArgs<T>&);     \
-  template void linear_grad_input<CudaExec, T>(CudaExec&, const LinearArgs<T>&);  \
-  template void linear_grad_params<CudaExec, T>(CudaExec&, const LinearArgs<T>&);
+#define SSNN_INSTANTIATE(T)                                                                  \
+  template void prepare_table<CudaExec, T>(CudaExec&, const PrepareTable<T>&);               \
+  template void lif_forward<CudaExec, T>(CudaExec&, const LifForwardArgs<T>&);               \
+  template void lif_backward<CudaExec, T>(CudaExec&, const LifBackwardArgs<T>&);             \
+  template void linear_forward<CudaExec, T>(CudaExec&, const LinearArgs<T>&);                \
+  template void linear_grad_input<CudaExec, T>(CudaExec&, const LinearArgs<T>&);             \
+  template void linear_grad_params<CudaExec, T>(CudaExec&, const LinearArgs<T>&);            \
+  template void spike_linear_forward<CudaExec, T>(CudaExec&, const SpikeLinearArgs<T>&);     \
+  template void spike_linear_grad_weight<CudaExec, T>(CudaExec&, const SpikeLinearArgs<T>&);
 
 SSNN_INSTANTIATE(float)
 SSNN_INSTANTIATE(double)

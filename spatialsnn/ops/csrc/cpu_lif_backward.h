@@ -1,0 +1,337 @@
+// CPU kernel of the exact backward pass of the recurrent LIF layer (lif_recurrent).
+//
+// The discrete adjoint of spatialsnn/ops/_reference.py, step t backwards:
+//   G[t, j]   = dL/dz[t, j] + sum_i sum_k c_ij(k) lam_I[t + k, i]      (dense: every j)
+//   lam_u[t]  = alpha lam_u[t+1] (1 - z[t]) + G[t] surrogate'(u[t] - theta)  (0 if refractory)
+//   dL/d drive[t] = lam_I[t],  lam_I[t-1] = beta lam_I[t] + gamma lam_u[t]
+//   dL/dw_ij, dL/dd_ij: sums of lam_I[t + k0_ij (+1), i] over the spikes (t, lane) of j.
+//
+// Work split. The batch is divided into groups of 4, 8 or 16 lanes (from the batch size), and
+// a pass handles 1, 2 or 4 groups, L <= 64 lanes, for the whole time loop (passes are
+// independent: one thread each, no synchronisation); the lanes are the SIMD dimension.
+//
+// Layouts of a pass (all 64-byte aligned):
+//   ring of lam_I   [n_post][slots][L], a column per postsynaptic neuron, padded by one
+//                   cache line per column so that columns do not share L1 sets
+//   step tiles      [n][L + pad] (dL/dz, z, u, lam_u, dL/d drive of the current step),
+//                   transposed from / to the [B][T][N] tensors once per step
+//   delay table     pre-major (entry j * n + i): the dense sum for one presynaptic j reads
+//                   its row contiguously and keeps its L accumulators in registers.
+//
+// Weight and delay gradients. Only at spiking (t, j, lane), vectorised over i: the pass adds
+// lam_I[t + k0, i] to A0[j, i] and lam_I[t + k0 + 1, i] - lam_I[t + k0, i] to D[j, i]; at the
+// end dL/dd_ij = w_ij D and dL/dw_ij = A0 + f D (interpolate: the two taps (1-f), f) or
+// A0 + [k_round > k0] D (round mode: the tap read forward). A0 and D are summed per group of
+// lanes and the groups are added in a fixed order, so the results depend neither on the
+// lanes per pass nor on the number of threads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cpu_common.h"
+#include "delay_kernels.cuh"
+
+namespace ssnn {
+namespace cpu {
+
+// Batch lanes of one gradient partial sum, from the batch size alone (so that the sums do
+// not depend on the number of threads): 16 for batches of 32 or more, 8 from 8, else 4. A
+// pass covers 1, 2 or 4 groups (at most 64 lanes).
+inline int lane_group(int64_t batch) { return batch >= 32 ? 16 : (batch >= 8 ? 8 : 4); }
+
+template <typename scalar_t>
+struct LifBackwardCpu {
+  const scalar_t* grad_z;  // [B][T][N]
+  const scalar_t* z;       // [B][T][N]
+  const scalar_t* u;       // [B][T][N]
+  scalar_t* g_drive;       // [B][T][N] out
+  scalar_t* a0_c;          // [groups][N_pre][N_post] sums of lam_I[t + k0] at spikes, zeroed
+  scalar_t* d_c;           // [groups][N_pre][N_post] sums of the tap difference, zeroed
+  DelayTable<scalar_t> tab;  // pre-major: entry j * n + i
+  int64_t batch, steps, n, reach, slots;  // slots: a power of two >= reach + 2
+  int64_t group;                          // lanes per partial sum (lane_group(batch))
+  scalar_t alpha, beta, gamma, threshold, slope;
+  int32_t refr;  // refractory period R, clamped to [0, steps]
+};
+
+// Strides of one pass of L lanes: a tile row (L plus one cache line) and a ring column.
+template <typename scalar_t, int L>
+struct PassLayout {
+  static constexpr int64_t kPad = 64 / sizeof(scalar_t);
+  static constexpr int64_t kRow = L + kPad;
+  int64_t slots, mask, col;  // col = slots * L + kPad
+
+  explicit PassLayout(int64_t ring_slots)
+      : slots(ring_slots), mask(ring_slots - 1), col(ring_slots * L + kPad) {}
+};
+
+// G[t, j, lanes] += sum_i c_ij(k) lam_I[t + k, i, lanes] for one presynaptic neuron j, with
+// the L accumulators in registers (vectors of up to 64 bytes).
+template <typename scalar_t, int L, bool kInterp>
+inline void adjoint_sum(scalar_t* __restrict acc, const scalar_t* __restrict ring,
+                        const DelayTable<scalar_t>& tab, int64_t j, int64_t n, int64_t i0,
+                        int64_t i1, const PassLayout<scalar_t, L>& lay, int64_t now,
+                        const int32_t* __restrict next_ka) {
+  using V = typename LaneVec<scalar_t, L>::type;
+  constexpr int kWidth = LaneVec<scalar_t, L>::kWidth;
+  constexpr int kVecs = LaneVec<scalar_t, L>::kCount;
+  const int32_t* __restrict ka = tab.k_a + j * n;
+  const scalar_t* __restrict ca = tab.c_a + j * n;
+  const scalar_t* __restrict cb = tab.c_b + j * n;
+  V r[kVecs];
+  for (int v = 0; v < kVecs; ++v) r[v] = *reinterpret_cast<const V*>(acc + v * kWidth);
+  for (int64_t i = i0; i < i1; ++i) {
+    const scalar_t* __restrict col = ring + i * lay.col;
+    const int64_t s = now + ka[i];
+    if (next_ka != nullptr) {  // long delays: the rows of the next j are scattered, fetch early
+      const scalar_t* ahead = col + ((now + next_ka[i]) & lay.mask) * L;
+      for (int64_t off = 0; off < 2 * L; off += 64 / int64_t(sizeof(scalar_t))) {
+        __builtin_prefetch(ahead + off);
+      }
+    }
+    const V* p0 = reinterpret_cast<const V*>(col + (s & lay.mask) * L);
+    const V c0 = V{} + ca[i];
+    if constexpr (kInterp) {
+      const V* p1 = reinterpret_cast<const V*>(col + ((s + 1) & lay.mask) * L);
+      const V c1 = V{} + cb[i];
+      for (int v = 0; v < kVecs; ++v) {
+        r[v] = fmadd<scalar_t>(c1, p1[v], fmadd<scalar_t>(c0, p0[v], r[v]));
+      }
+    } else {
+      for (int v = 0; v < kVecs; ++v) r[v] = fmadd<scalar_t>(c0, p0[v], r[v]);
+    }
+  }
+  for (int v = 0; v < kVecs; ++v) *reinterpret_cast<V*>(acc + v * kWidth) = r[v];
+}
+
+// A spike of presynaptic neuron j in lane w at the current step: A0[j, i] += lam_I[t + k0],
+// D[j, i] += lam_I[t + k0 + 1] - lam_I[t + k0] for every i (SIMD over i, gathering from the
+// ring with 32-bit offsets: the caller keeps n * col below 2^31).
+template <typename scalar_t, int L>
+inline void spike_sums(scalar_t* __restrict a0, scalar_t* __restrict d,
+                       const scalar_t* __restrict ring, const DelayTable<scalar_t>& tab,
+                       int64_t j, int64_t n, const PassLayout<scalar_t, L>& lay, int64_t now,
+                       int w) {
+  const int32_t mask = static_cast<int32_t>(lay.mask), at = static_cast<int32_t>(now);
+  const int32_t col = static_cast<int32_t>(lay.col), n32 = static_cast<int32_t>(n);
+  const int32_t* __restrict k0 = tab.k_0 + j * n;
+  const scalar_t* __restrict lane = ring + w;
+  SSNN_PRAGMA(omp simd)
+  for (int32_t i = 0; i < n32; ++i) {
+    const int32_t s0 = at + k0[i];
+    const scalar_t v0 = lane[i * col + (s0 & mask) * L];
+    const scalar_t v1 = lane[i * col + ((s0 + 1) & mask) * L];
+    a0[i] += v0;
+    d[i] += v1 - v0;
+  }
+}
+
+// The step's inputs of one pass, as lane-fastest tiles: dL/dz (the accumulator of G), z, u.
+template <typename scalar_t, int L>
+inline void load_step(const LifBackwardCpu<scalar_t>& a, int64_t b0, int64_t lanes, int64_t t,
+                      scalar_t* __restrict acc, scalar_t* __restrict zt, scalar_t* __restrict ut,
+                      uint64_t* __restrict spiked) {
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  const int64_t n = a.n;
+  for (int64_t w = 0; w < lanes; ++w) {
+    const int64_t row = ((b0 + w) * a.steps + t) * n;
+    const scalar_t* __restrict gz = a.grad_z + row;
+    const scalar_t* __restrict zz = a.z + row;
+    const scalar_t* __restrict uu = a.u + row;
+    for (int64_t j = 0; j < n; ++j) {
+      acc[j * P + w] = gz[j];
+      zt[j * P + w] = zz[j];
+      ut[j * P + w] = uu[j];
+    }
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    uint64_t m = 0;
+    for (int w = 0; w < L; ++w) m |= uint64_t(zt[j * P + w] != scalar_t(0)) << w;
+    spiked[j] = m;
+  }
+}
+
+// Refractory period R >= 2: held[j, w] = 1 where step t was refractory (a spike in steps
+// [t-R+1, t-1]), from a count per (j, lane) counted once for t = steps-1 and then moved by
+// one step per step (z[t-R] enters, z[t-1] leaves the window of step t-1).
+template <typename scalar_t, int L>
+inline void refractory_step(const LifBackwardCpu<scalar_t>& a, int64_t b0, int64_t lanes,
+                            int64_t t, int32_t* __restrict recent, scalar_t* __restrict held) {
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  const int64_t n = a.n, refr = a.refr;
+  for (int64_t w = 0; w < lanes; ++w) {
+    const int64_t row = ((b0 + w) * a.steps + t) * n;
+    const scalar_t* z_in = t >= refr ? a.z + row - refr * n : nullptr;
+    const scalar_t* z_out = t > 0 ? a.z + row - n : nullptr;
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t& rc = recent[j * P + w];
+      held[j * P + w] = rc > 0 ? scalar_t(1) : scalar_t(0);
+      if (z_in != nullptr) rc += z_in[j] != scalar_t(0);
+      if (z_out != nullptr) rc -= z_out[j] != scalar_t(0);
+    }
+  }
+}
+
+// lam_u[t], dL/d drive[t] = lam_I[t] and lam_I[t-1] (into the ring), SIMD over the lanes.
+template <typename scalar_t, int L>
+inline void neuron_step(const LifBackwardCpu<scalar_t>& a, const PassLayout<scalar_t, L>& lay,
+                        scalar_t* __restrict ring, scalar_t* __restrict lam_u,
+                        const scalar_t* __restrict acc, const scalar_t* __restrict zt,
+                        const scalar_t* __restrict ut, const scalar_t* __restrict held,
+                        scalar_t* __restrict gdt, int64_t t) {
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  const scalar_t alpha = a.alpha, beta = a.beta, gamma = a.gamma;
+  const scalar_t threshold = a.threshold, slope = a.slope;
+  const int64_t now = t & lay.mask, prev = (t - 1) & lay.mask;
+  for (int64_t j = 0; j < a.n; ++j) {
+    const scalar_t* __restrict li = ring + j * lay.col + now * L;
+    scalar_t* __restrict lp = ring + j * lay.col + prev * L;
+    const int64_t k0 = j * P;
+    SSNN_PRAGMA(omp simd)
+    for (int w = 0; w < L; ++w) {
+      const int64_t k = k0 + w;
+      scalar_t lu = alpha * lam_u[k] * (scalar_t(1) - zt[k]) +
+                    acc[k] * superspike(ut[k] - threshold, slope);
+      if (held != nullptr) lu = held[k] != scalar_t(0) ? scalar_t(0) : lu;
+      lam_u[k] = lu;
+      gdt[k] = li[w];
+      lp[w] = beta * li[w] + gamma * lu;  // lam_I[t-1]; at t = 0 it is never read
+    }
+  }
+}
+
+// One pass: lanes b0 .. b0 + L - 1 (lanes past the batch stay zero), the whole time loop.
+template <typename scalar_t, int L, bool kInterp>
+void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  const PassLayout<scalar_t, L> lay(a.slots);
+  const int64_t n = a.n, steps = a.steps;
+  const int64_t lanes = std::min<int64_t>(L, a.batch - b0);
+  const bool refractory = a.refr > 1;
+  AlignedBuffer<scalar_t> ring(n * lay.col), acc(n * P), lam_u(n * P), zt(n * P), ut(n * P),
+      gdt(n * P), held(refractory ? n * P : 0);
+  std::vector<uint64_t> spiked(n);
+  std::vector<int32_t> recent(refractory ? n * P : 0, 0);  // [j][P] spikes in the window
+  if (refractory) {
+    for (int64_t w = 0; w < lanes; ++w) {
+      for (int64_t s = std::max<int64_t>(steps - a.refr, 0); s < steps - 1; ++s) {
+        const scalar_t* zr = a.z + ((b0 + w) * steps + s) * n;
+        for (int64_t j = 0; j < n; ++j) recent[j * P + w] += zr[j] != scalar_t(0);
+      }
+    }
+  }
+  const int64_t group0 = b0 / a.group;
+  // columns per block: their rows t .. t + reach + 1 take at most ~16 KiB
+  const int64_t rows = std::min<int64_t>(a.reach + 2, a.slots);
+  int64_t block = (16 << 10) / (rows * L * int64_t(sizeof(scalar_t)));
+  if (block < 8) block = n;  // long delays: the rows read are scattered anyway
+
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t now = t & lay.mask;
+    load_step<scalar_t, L>(a, b0, lanes, t, acc.get(), zt.get(), ut.get(), spiked.data());
+    // the dense sum in blocks of postsynaptic columns whose rows in reach fit the L1 cache
+    // (the spike sums of j right after its dense sum where there is a single block: they
+    // read the rows that sum just brought into the cache)
+    const int64_t last = (n - 1) / block * block;
+    for (int64_t i0 = 0; i0 < n; i0 += block) {
+      const int64_t i1 = std::min(n, i0 + block);
+      for (int64_t j = 0; j < n; ++j) {
+        const int32_t* next_ka = block == n && j + 1 < n ? a.tab.k_a + (j + 1) * n : nullptr;
+        adjoint_sum<scalar_t, L, kInterp>(acc.get() + j * P, ring.get(), a.tab, j, n, i0, i1,
+                                          lay, now, next_ka);
+        if (i0 == last) {
+          for (uint64_t m = spiked[j]; m != 0u; m &= m - 1u) {
+            const int w = __builtin_ctzll(m);
+            const int64_t off = ((group0 + w / a.group) * n + j) * n;
+            spike_sums<scalar_t, L>(a.a0_c + off, a.d_c + off, ring.get(), a.tab, j, n, lay,
+                                    now, w);
+          }
+        }
+      }
+    }
+    if (refractory) refractory_step<scalar_t, L>(a, b0, lanes, t, recent.data(), held.get());
+    neuron_step<scalar_t, L>(a, lay, ring.get(), lam_u.get(), acc.get(), zt.get(), ut.get(),
+                             refractory ? held.get() : nullptr, gdt.get(), t);
+    for (int64_t w = 0; w < lanes; ++w) {  // dL/d drive[t], back to [B][T][N]
+      scalar_t* __restrict out = a.g_drive + ((b0 + w) * steps + t) * n;
+      const scalar_t* __restrict src = gdt.get() + w;
+      for (int64_t j = 0; j < n; ++j) out[j] = src[j * P];
+    }
+  }
+}
+
+// Groups per pass: as many (1, 2 or 4) as keep at least one pass per thread and the ring of
+// a pass within about the L2 cache of a core (1 MiB), so long delays get one group.
+inline int groups_per_pass(int64_t groups, int threads, int64_t ring_bytes_per_group) {
+  constexpr int64_t kRingBudget = int64_t(1) << 20;
+  for (int g : {4, 2}) {
+    if (groups >= int64_t(g) * threads && g * ring_bytes_per_group <= kRingBudget) return g;
+  }
+  return 1;
+}
+
+template <typename scalar_t, int L>
+void run_passes(const LifBackwardCpu<scalar_t>& a, bool interp, int64_t passes, int threads) {
+  SSNN_PRAGMA(omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1))
+  for (int64_t p = 0; p < passes; ++p) {
+    if (interp) {
+      lif_backward_pass<scalar_t, L, true>(a, p * L);
+    } else {
+      lif_backward_pass<scalar_t, L, false>(a, p * L);
+    }
+  }
+}
+
+// Largest number of ring entries of a pass that the 32-bit gathers allow: n * col < 2^31.
+inline bool ring_fits_int32(int64_t n, int64_t slots) {
+  return n * (slots * 64 + 64) < (int64_t(1) << 31);
+}
+
+// `tab` is pre-major; `reach` = table_reach(...) (ring_fits_int32 checked by the caller);
+// g_w and g_d are [post][pre].
+template <typename scalar_t>
+void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, scalar_t* g_drive,
+                  scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab, int64_t batch,
+                  int64_t steps, int64_t n, int64_t reach, scalar_t alpha, scalar_t beta,
+                  scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
+                  bool interp) {
+  const int64_t slots = pow2_at_least(reach + 2);  // reads t .. t+reach, writes t-1
+  const int64_t group = lane_group(batch);
+  const int64_t groups = (batch + group - 1) / group;
+  std::vector<scalar_t> a0_c(groups * n * n, scalar_t(0)), d_c(groups * n * n, scalar_t(0));
+  LifBackwardCpu<scalar_t> a{grad_z, z, u, g_drive, a0_c.data(), d_c.data(), tab, batch, steps,
+                             n, reach, slots, group, alpha, beta, gamma, threshold, slope, refr};
+  const int avail = team(groups, groups * steps * n * n);
+  const int g = groups_per_pass(groups, avail,
+                                n * slots * group * static_cast<int64_t>(sizeof(scalar_t)));
+  const int64_t passes = (groups + g - 1) / g;
+  const int threads = static_cast<int>(std::min<int64_t>(avail, passes));
+  switch (group * g) {  // lanes per pass
+    case 64: run_passes<scalar_t, 64>(a, interp, passes, threads); break;
+    case 32: run_passes<scalar_t, 32>(a, interp, passes, threads); break;
+    case 16: run_passes<scalar_t, 16>(a, interp, passes, threads); break;
+    case 8: run_passes<scalar_t, 8>(a, interp, passes, threads); break;
+    default: run_passes<scalar_t, 4>(a, interp, passes, threads); break;
+  }
+  const int reducers = team(n, groups * n * n);
+  SSNN_PRAGMA(omp parallel for schedule(static) num_threads(reducers) if (reducers > 1))
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t e = j * n + i;
+      scalar_t a0 = scalar_t(0), d = scalar_t(0);
+      for (int64_t c = 0; c < groups; ++c) {
+        a0 += a0_c[c * n * n + e];
+        d += d_c[c * n * n + e];
+      }
+      // the tap read forward: interpolate (1-f) and f; round: k_a = k0 or k0 + 1
+      const scalar_t f = interp ? tab.frac[e] : scalar_t(tab.k_a[e] > tab.k_0[e] ? 1 : 0);
+      g_w[i * n + j] = a0 + f * d;
+      g_d[i * n + j] = tab.w[e] * d;
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace ssnn
