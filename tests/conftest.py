@@ -24,9 +24,11 @@ Test files must not repeat these conditions with their own ``skipif``.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,6 +109,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if item.get_closest_marker(marker) is not None:
                 item.add_marker(skip)
                 break
+
+
+class _StderrNow:
+    """Standard error as it is at each write.
+
+    Brian2's console log handler keeps the ``sys.stderr`` it saw when brian2 was imported;
+    under pytest that may be one test's capture, closed when that test ends, and a later
+    warning then fails with "I/O operation on closed file".
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture(autouse=True)
+def _brian2_logs_where_the_test_is(request: pytest.FixtureRequest):
+    """Keep Brian2's warnings inside the test that caused them.
+
+    Brian2 warns from ``__del__`` about objects that were never part of a run (tests that
+    only build a network make them); collecting them here makes that happen now, in the
+    test that built them, instead of in whichever test the garbage collector next runs.
+    """
+    yield
+    logger = sys.modules.get("brian2.utils.logger")
+    if logger is None:
+        return
+    handler = logger.BrianLogger.console_handler
+    if handler is not None and not isinstance(handler.stream, _StderrNow):
+        handler.stream = _StderrNow()  # not setStream: it flushes the old, maybe closed, one
+    if request.node.get_closest_marker("brian2") is not None:
+        gc.collect()
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 Each tutorial is read with jupytext, its cells tagged ``download`` are dropped (the
 tutorials fall back to generated data after them), and nbclient executes the notebook in
-a fresh ``python3`` kernel (ipykernel) of this Python, in a temporary working directory,
+a fresh ipykernel kernel of this very Python (a kernel spec written for the test, so a
+``python3`` spec installed for another environment cannot shadow it), in a temporary
+working directory,
 with ``SPATIALSNN_TUTORIAL_FAST=1`` and matplotlib's default backend in a kernel (inline),
 as in Jupyter. A failing cell fails the test with its source and traceback. Figures must
 appear in the cell outputs (PNG) and as files in ``tutorial-output/``; run as a script
@@ -29,6 +31,8 @@ DOWNLOAD_TAG = "download"
 DOWNLOADING_CALLS = re.compile(r"\b(load_shd|load_ssc|fetch_gzipped)\(")
 #: Seconds one cell may take in fast mode before the test gives up.
 CELL_TIMEOUT = 600
+#: The kernel spec the tests write for this Python (a name no user spec is likely to have).
+KERNEL_NAME = "spatialsnn-tests"
 
 
 def _params():
@@ -58,8 +62,24 @@ def _fast_env(monkeypatch) -> None:
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # a debugger warning, not ours
 
 
-def execute_notebook(name: str, cwd: Path):
-    """Run tutorial ``name`` through a python3 kernel in ``cwd``; return the notebook."""
+def _kernel_of_this_python(monkeypatch, where: Path) -> str:
+    """Write a kernel spec that starts ``sys.executable`` and put it first on JUPYTER_PATH.
+
+    The ``python3`` spec is whatever the machine has installed: a user spec left by
+    another virtual environment would run the tutorials against another spatialsnn.
+    """
+    from ipykernel.kernelspec import write_kernel_spec
+
+    write_kernel_spec(where / "kernels" / KERNEL_NAME)
+    monkeypatch.setenv(
+        "JUPYTER_PATH",
+        os.pathsep.join([str(where), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep),
+    )
+    return KERNEL_NAME
+
+
+def execute_notebook(name: str, cwd: Path, kernel_name: str):
+    """Run tutorial ``name`` through kernel ``kernel_name`` in ``cwd``; return the notebook."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -68,7 +88,10 @@ def execute_notebook(name: str, cwd: Path):
     probe = jupytext.reads("import sys\nprint(sys.prefix)\n", fmt="py:percent").cells[0]
     nb.cells.insert(0, probe)
     client = NotebookClient(
-        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(cwd)}},
     )
     try:
         client.execute()
@@ -76,7 +99,7 @@ def execute_notebook(name: str, cwd: Path):
         pytest.fail(f"{name} failed in a Jupyter kernel:\n{err}", pytrace=False)
     kernel_prefix = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
     assert kernel_prefix == sys.prefix, (
-        f"the python3 kernel runs another Python ({kernel_prefix}), not this one ({sys.prefix})"
+        f"kernel {kernel_name} runs another Python ({kernel_prefix}), not {sys.prefix}"
     )
     return nb
 
@@ -88,14 +111,17 @@ def test_all_four_tutorials_are_found():
 @pytest.mark.parametrize("name", _params())
 def test_tutorial_runs_in_a_jupyter_kernel(name, tmp_path, monkeypatch):
     _fast_env(monkeypatch)
-    nb = execute_notebook(name, tmp_path)
+    kernel = _kernel_of_this_python(monkeypatch, tmp_path / "jupyter")
+    work = tmp_path / "work"
+    work.mkdir()
+    nb = execute_notebook(name, work, kernel)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors, errors
     if _draws_figures(name):
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert images, f"{name}: no figure appeared in the notebook's outputs"
-        saved = sorted((tmp_path / "tutorial-output").rglob("*.png"))
+        saved = sorted((work / "tutorial-output").rglob("*.png"))
         assert len(saved) >= len(images), (len(images), saved)
 
 
