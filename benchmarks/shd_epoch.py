@@ -122,8 +122,17 @@ def input_density(data: Any) -> float:
     """Fraction of (sample, step, channel) bins holding at least one spike."""
     import torch
 
+    if hasattr(data.x, "nnz"):  # SpikeCounts: the events are the non-zero bins
+        return data.x.nnz / max(data.x.numel(), 1)
     nz = sum(int(part.count_nonzero()) for part in data.x.split(64))
     return nz / max(data.x.numel(), 1) if torch.is_tensor(data.x) else float("nan")
+
+
+def dataset_bytes(data: Any) -> int:
+    """Bytes the loaded training split holds (events, or the dense uint8 tensor)."""
+    if hasattr(data.x, "nbytes") and not hasattr(data.x, "element_size"):
+        return int(data.x.nbytes)
+    return data.x.numel() * data.x.element_size()
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -382,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.extrapolate
         else None,
         "memory": {
-            "dataset_gib": data.x.numel() * data.x.element_size() / GIB,
+            "dataset_gib": dataset_bytes(data) / GIB,
             "rss_after_load_gib": rss_load / 1024**2,
             "peak_rss_gib": peak / 1024**2,
             "peak_above_load_gib": (peak - rss_load) / 1024**2,

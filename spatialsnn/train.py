@@ -85,9 +85,7 @@ def load_datasets(config: TrainConfig) -> tuple[SpikeDataset, SpikeDataset]:
 
 def _input_init(data: SpikeDataset, config: TrainConfig) -> dict[str, float]:
     """Input weight scale from the input statistics, see ``TrainConfig.init``."""
-    # summed in chunks of samples: a float copy of SHD's training split would be 23 GB
-    total = sum(int(part.sum(dtype=torch.int64)) for part in data.x.split(64))
-    rate = total / max(data.x.numel(), 1)  # spikes per channel per step
+    rate = data.total_spikes() / max(data.x.numel(), 1)  # spikes per channel per step
     per_tau = max(rate * data.n_channels * config.tau_mem / config.dt, 1e-6)
     scale = 6.0 / per_tau
     return {"w_in_mean": scale, "w_in_std": scale}

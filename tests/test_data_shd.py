@@ -16,6 +16,7 @@ import torch
 from spatialsnn.data import (
     DatasetError,
     DatasetUnavailableError,
+    SpikeCounts,
     dataset_from_info,
     load_shd,
     load_ssc,
@@ -83,13 +84,13 @@ def test_generator_is_deterministic_per_seed(tmp_path):
     a = load_shd(path=write_shd_like(tmp_path / "a.h5", n_samples=12, n_channels=40, seed=3))
     b = load_shd(path=write_shd_like(tmp_path / "b.h5", n_samples=12, n_channels=40, seed=3))
     c = load_shd(path=write_shd_like(tmp_path / "c.h5", n_samples=12, n_channels=40, seed=4))
-    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
-    assert not torch.equal(a.x, c.x)
+    assert torch.equal(a.x[:], b.x[:]) and torch.equal(a.y, b.y)
+    assert not torch.equal(a.x[:], c.x[:])
 
 
 def _class_profiles(data):
     """Mean channel profile of each class, [class, channel], normalised."""
-    counts = data.x.double().sum(1)  # [sample, channel]
+    counts = data.x[:].double().sum(1)  # [sample, channel]
     prof = torch.stack([counts[data.y == k].mean(0) for k in range(int(data.y.max()) + 1)])
     return prof / prof.norm(dim=1, keepdim=True)
 
@@ -99,7 +100,7 @@ def test_template_seed_shares_classes_between_train_and_test_files(tmp_path):
     train = load_shd(path=write_shd_like(tmp_path / "tr.h5", seed=1, template_seed=7, **kw))
     test = load_shd(path=write_shd_like(tmp_path / "te.h5", seed=2, template_seed=7, **kw))
     other = load_shd(path=write_shd_like(tmp_path / "ot.h5", seed=2, **kw))
-    assert not torch.equal(train.x, test.x)  # different samples
+    assert not torch.equal(train.x[:], test.x[:])  # different samples
     same = (_class_profiles(train) * _class_profiles(test)).sum(1)  # cosine per class
     assert same.min() > 0.9
     # without a shared template seed, some class's templates are unrelated: a nearest-
@@ -120,6 +121,9 @@ def test_reader_preserves_every_spike_and_the_labels(tmp_path):
     n_spikes, labels = file_spikes(path)
     data = load_shd("train", path=path)
     assert data.x.dtype == torch.uint8 and data.x.shape == (40, 1000, 64)
+    # kept as events: memory grows with the spikes, not with the bins
+    assert isinstance(data.x, SpikeCounts) and data.x.nnz <= n_spikes
+    assert data.x.nbytes < 8 * n_spikes + 8 * 41 < data.x.numel()
     assert int(data.x.sum()) == n_spikes  # nothing falls outside the 1 s window
     assert torch.equal(data.y, torch.from_numpy(labels))
     assert data.n_classes == 5 and data.dt == 1.0 and data.name == "shd_train"
@@ -146,8 +150,8 @@ def test_dt_change_pools_bins(tmp_path):
     fine = load_shd(path=path, dt=1.0)
     coarse = load_shd(path=path, dt=2.0)
     assert coarse.n_steps == 500 and coarse.dt == 2.0
-    pooled = fine.x.view(6, 500, 2, 32).sum(2, dtype=torch.int32)
-    assert torch.equal(pooled, coarse.x.to(torch.int32))
+    pooled = fine.x[:].view(6, 500, 2, 32).sum(2, dtype=torch.int32)
+    assert torch.equal(pooled, coarse.x[:].to(torch.int32))
     assert load_shd(path=path, dt=0.5).n_steps == 2000
 
 
@@ -215,16 +219,16 @@ def test_info_round_trip_with_a_directory(tmp_path):
     assert info == {"source": "shd", "split": "train", "dt": 2.0, "n_steps": 500,
                     "n_channels": 24, "path": str(tmp_path.resolve())}  # fmt: skip
     again = dataset_from_info(info, "train")
-    assert torch.equal(again.x, train.x) and torch.equal(again.y, train.y)
+    assert torch.equal(again.x[:], train.x[:]) and torch.equal(again.y, train.y)
     other = dataset_from_info(info, "test")
-    assert torch.equal(other.x, test.x) and other.info == test.info
+    assert torch.equal(other.x[:], test.x[:]) and other.info == test.info
 
 
 def test_info_round_trip_with_a_file(tmp_path):
     path = write_shd_like(tmp_path / "shd_train.h5", n_samples=5, n_channels=16, seed=0)
     data = load_shd("train", path=path, n_steps=700)
     again = dataset_from_info(data.info, "train")
-    assert torch.equal(again.x, data.x) and again.n_steps == 700
+    assert torch.equal(again.x[:], data.x[:]) and again.n_steps == 700
     with pytest.raises(DatasetError, match="'train' file but the 'test' split"):
         dataset_from_info(data.info, "test")
 
@@ -236,7 +240,7 @@ def test_gzipped_file_in_a_directory_is_decompressed_into_the_cache(tmp_path):
     with open(src, "rb") as f_in, gzip.open(folder / "shd_test.h5.gz", "wb") as f_out:
         f_out.write(f_in.read())
     data = load_shd("test", path=folder, cache_dir=tmp_path / "cache")
-    assert torch.equal(data.x, load_shd(path=src).x)
+    assert torch.equal(data.x[:], load_shd(path=src).x[:])
     assert len(list((tmp_path / "cache").rglob("shd_test.h5"))) == 1
 
 
@@ -295,7 +299,7 @@ def test_download_verifies_and_caches(tmp_path, monkeypatch):
     url, expected = serve(tmp_path)
     cache = tmp_path / "cache"
     data = load_shd("train", cache_dir=cache, base_url=url, progress=False)
-    assert torch.equal(data.x, expected.x) and torch.equal(data.y, expected.y)
+    assert torch.equal(data.x[:], expected.x[:]) and torch.equal(data.y, expected.y)
     assert data.info["path"] is None
     assert sorted(p.name for p in cache.iterdir()) == ["shd_train.h5"]  # no temp files left
 
@@ -303,7 +307,7 @@ def test_download_verifies_and_caches(tmp_path, monkeypatch):
         raise AssertionError("the cached file should have been used")
 
     monkeypatch.setattr(cache_mod, "_urlopen", offline)
-    assert torch.equal(load_shd("train", cache_dir=cache, base_url=url).x, expected.x)
+    assert torch.equal(load_shd("train", cache_dir=cache, base_url=url).x[:], expected.x[:])
 
 
 def test_download_uses_the_environment(tmp_path, monkeypatch):
@@ -311,9 +315,9 @@ def test_download_uses_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SPATIALSNN_DATA_URL", url)
     monkeypatch.setenv("SPATIALSNN_DATA", str(tmp_path / "envcache"))
     data = load_shd("train", progress=False)
-    assert torch.equal(data.x, expected.x)
+    assert torch.equal(data.x[:], expected.x[:])
     assert (tmp_path / "envcache" / "shd_train.h5").is_file()
-    assert torch.equal(dataset_from_info(data.info, "train").x, expected.x)
+    assert torch.equal(dataset_from_info(data.info, "train").x[:], expected.x[:])
 
 
 def test_checksum_mismatch_leaves_no_file(tmp_path):

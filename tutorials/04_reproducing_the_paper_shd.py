@@ -65,8 +65,9 @@ print("fast mode" if FAST else "full mode")
 # cache (`$SPATIALSNN_DATA`, else `~/.cache/spatialsnn/datasets`), verifies its MD5
 # checksum, and bins the spikes to `dt`. Without network access the error message says
 # where to download the files by hand; `load_shd(split, path=DIR)` then reads them from
-# `DIR`. Note the memory: the training split at 1 ms is a dense 8156 × 1000 × 700 tensor
-# of bytes, 5.7 GB.
+# `DIR`. The binned training split is kept as events (`shd_train.x` is a `SpikeCounts`:
+# 0.36 GiB, where a dense 8156 × 1000 × 700 tensor of bytes would be 5.3 GiB); indexing it,
+# `shd_train.x[0]` or `shd_train.x[batch]`, gives dense counts.
 #
 # This cell downloads, so it carries the cell tag `download` (the test suite skips it).
 

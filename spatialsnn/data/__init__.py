@@ -13,6 +13,7 @@ from spatialsnn.data.augment import (
     same_class_partners,
 )
 from spatialsnn.data.cache import DatasetError, DatasetUnavailableError, default_cache_dir
+from spatialsnn.data.counts import SpikeCounts
 from spatialsnn.data.dataset import SpikeDataset
 from spatialsnn.data.shd import load_shd, load_ssc, write_shd_like
 from spatialsnn.data.synthetic import TASKS, make_task
@@ -23,6 +24,7 @@ __all__ = [
     "Augment",
     "DatasetError",
     "DatasetUnavailableError",
+    "SpikeCounts",
     "SpikeDataset",
     "blend",
     "blend_pairs",

@@ -3,7 +3,7 @@
 A batch of binned counts ``[batch, time, channels]`` becomes four aligned int64 vectors
 (row, time bin, channel, count) of its non-zero bins, in row-major order; events go back to
 a dense tensor of the batch's dtype. :class:`Batch` names rows of a data set without
-copying them.
+copying them (a dense tensor or :class:`~spatialsnn.data.SpikeCounts`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def coalesce(ev: Events, n_t: int, n_c: int) -> Events:
 class Batch(NamedTuple):
     """The rows ``source[index]`` (``index`` None: all of ``source``), not copied."""
 
-    source: Tensor
+    source: Tensor  # or SpikeCounts
     index: Tensor | None
 
     @property
@@ -109,6 +109,8 @@ class Batch(NamedTuple):
 
     def events(self, rows: Tensor) -> Events:
         """The events of batch rows ``rows`` (ascending), numbered ``0 .. len(rows)-1``."""
+        if not isinstance(self.source, Tensor):  # SpikeCounts: the events are stored
+            return self.source.events(rows if self.index is None else self.index[rows])
         n_c = self.source.shape[2]
         flat_rows = [self.row(r).reshape(-1) for r in rows.tolist()]
         flats = [nonzero_flat(f) for f in flat_rows]

@@ -93,6 +93,8 @@ def _assemble(
     """
     n, n_t, n_c = x.shape
     src = x.source
+    if not isinstance(src, Tensor):
+        return _assemble_events(x, shifts, chosen, blended)
     if shifts is None and chosen is None:
         return src.clone() if x.index is None else src.index_select(0, x.index.to(src.device))
     out = src.new_zeros((n, n_t, n_c))
@@ -204,6 +206,29 @@ def same_class_partners(
     r = (_rand(len(y), generator, torch.device("cpu")) * size[y]).long()
     r = torch.minimum(r, size[y] - 1)  # guards against rand() * n rounding up to n
     return order[start[y] + r]
+
+
+def _assemble_events(
+    x: Batch,
+    shifts: Tensor | None,
+    chosen: Tensor | None,
+    blended: Events | None,
+) -> Tensor:
+    """:func:`_assemble` for a batch of stored events: one scatter of the kept events."""
+    n, n_t, n_c = x.shape
+    rows = torch.arange(n)
+    ev = x.events(rows)
+    if chosen is not None:
+        replaced = torch.zeros(n, dtype=torch.bool)
+        replaced[chosen] = True
+        ev = ev.select(~replaced[ev.row])
+        if blended is not None:
+            ev = cat_events([ev, blended._replace(row=chosen[blended.row])])
+    c = ev.c if shifts is None else ev.c + shifts.cpu()[ev.row]
+    ev = ev._replace(c=c).select((c >= 0) & (c < n_c))
+    out = torch.zeros(n * n_t * n_c, dtype=torch.uint8)
+    out[(ev.row * n_t + ev.t) * n_c + ev.c] = ev.v.clamp_max(255).to(torch.uint8)
+    return out.view(n, n_t, n_c)
 
 
 def _segments(ev: Events, n_rows: int, rows: Tensor) -> tuple[Tensor, Tensor]:
@@ -465,8 +490,9 @@ class Augment:
 
         Parameters
         ----------
-        source : Tensor, shape (samples, time, channels)
-            Spike counts of a whole data set (uint8; other dtypes are indexed first).
+        source : Tensor or SpikeCounts, shape (samples, time, channels)
+            Spike counts of a whole data set (uint8, or the events of
+            :class:`~spatialsnn.data.SpikeCounts`; other dtypes are indexed first).
         index : Tensor of int, shape (batch,)
             Samples of the batch.
         y : Tensor of int, shape (batch,)
@@ -474,7 +500,7 @@ class Augment:
         generator : torch.Generator, optional
             Source of all random choices.
         """
-        if source.dtype != torch.uint8 or source.ndim != 3:
+        if isinstance(source, Tensor) and (source.dtype != torch.uint8 or source.ndim != 3):
             return self(source[index], y, generator=generator)
         return self._augment(Batch(source, torch.as_tensor(index).cpu()), y, generator)
 

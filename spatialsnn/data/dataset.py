@@ -1,4 +1,4 @@
-"""A whole spike dataset binned once and kept as compact tensors."""
+"""A whole spike dataset binned once and kept compact: dense uint8 counts or events."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spatialsnn.data.counts import SpikeCounts
+
 __all__ = ["SpikeDataset"]
 
 
@@ -18,9 +20,12 @@ class SpikeDataset:
 
     Attributes
     ----------
-    x : Tensor of uint8, shape (n_samples, time, n_channels)
+    x : Tensor of uint8 or SpikeCounts, shape (n_samples, time, n_channels)
         Spike counts per time bin of width ``dt`` (several spikes of one channel in
-        one bin are kept as a count, saturating at 255).
+        one bin are kept as a count, saturating at 255). Large recorded data sets (SHD,
+        SSC) are kept as :class:`~spatialsnn.data.SpikeCounts`, the events of each
+        sample, whose indexing gives the dense uint8 tensor of the selected samples;
+        the small synthetic tasks as a dense tensor.
     y : Tensor of int64, shape (n_samples,)
         Class labels in ``[0, n_classes)``.
     dt : float
@@ -33,7 +38,7 @@ class SpikeDataset:
         Provenance (JSON-serialisable): how to regenerate or re-read the data.
     """
 
-    x: Tensor
+    x: Tensor | SpikeCounts
     y: Tensor
     dt: float
     n_classes: int
@@ -45,7 +50,7 @@ class SpikeDataset:
             raise ValueError(f"x must be [samples, time, channels], got {tuple(self.x.shape)}")
         if self.y.shape != (self.x.shape[0],):
             raise ValueError(f"y must be [{self.x.shape[0]}], got {tuple(self.y.shape)}")
-        if self.x.dtype != torch.uint8:
+        if not isinstance(self.x, SpikeCounts) and self.x.dtype != torch.uint8:
             if (self.x < 0).any() or (self.x > 255).any():
                 raise ValueError("spike counts must lie in [0, 255]")
             self.x = self.x.to(torch.uint8)
@@ -69,9 +74,17 @@ class SpikeDataset:
         return self.x.shape[2]
 
     def subset(self, indices: Tensor | slice) -> SpikeDataset:
-        """A dataset holding only the given samples."""
-        return SpikeDataset(self.x[indices], self.y[indices], self.dt, self.n_classes, self.name,
+        """A dataset holding only the given samples (events stay events)."""
+        x = self.x.select(indices) if isinstance(self.x, SpikeCounts) else self.x[indices]
+        return SpikeDataset(x, self.y[indices], self.dt, self.n_classes, self.name,
                             dict(self.info))  # fmt: skip
+
+    def total_spikes(self) -> int:
+        """Number of input spikes in the whole data set (counts summed)."""
+        if isinstance(self.x, SpikeCounts):
+            return int(self.x.sum())
+        # summed in chunks of samples: an int64 copy of a large data set would not fit
+        return sum(int(part.sum(dtype=torch.int64)) for part in self.x.split(64))
 
     def batches(
         self,
