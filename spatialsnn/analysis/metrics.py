@@ -91,10 +91,54 @@ def analyze(
         The recorded activity (with ``binned_count`` in 5-ms bins), or None.
     """
     conn = connectivity(model)
-    w, pos = conn["weight"], conn["position"]
     out = xr.Dataset(
         coords={"neuron": conn["neuron"], "space": conn["space"], "channel": conn["channel"]}
     )
+    out, null = _structure(out, conn, seeds=seeds, n_null=n_null, percentile=percentile, seed=seed)
+    activity = None
+    acc = np.nan
+    if data is not None:
+        activity = record(
+            model,
+            data,
+            batch_size=batch_size,
+            max_samples=max_samples,
+            time_bin=5.0 * model.hparams["dt"],
+        )
+        acc = activity.attrs["accuracy"]
+        out = _function(out, activity, conn, n_clusters=n_clusters, n_perm=n_perm, seed=seed)
+        if prune_fractions:
+            curve = pruning.pruning_curve(
+                model,
+                data,
+                fractions=prune_fractions,
+                batch_size=batch_size,
+                max_samples=max_samples,
+            )
+            out["pruned_accuracy"] = curve["accuracy"]
+            out["pruned_weight"] = curve["weight_removed"]
+    out["accuracy"] = xr.DataArray(acc, attrs={"units": "1", "long_name": "test accuracy"})
+    out.attrs.update(
+        delays=conn.attrs["delays"],
+        velocity=conn.attrs["velocity"],
+        structure_null=null,
+        seed=seed,
+        n_perm=n_perm,
+        n_null=n_null,
+        binary_percentile=percentile,
+        n_samples=0 if activity is None else activity.sizes["sample"],
+    )
+    return out, activity
+
+
+def _structure(
+    out: xr.Dataset, conn: xr.Dataset, *, seeds: int, n_null: int, percentile: float, seed: int
+) -> tuple[xr.Dataset, str]:
+    """The metrics of the wiring alone: modularity, small-worldness, cost, tonotopy.
+
+    Returns ``out`` with them added, and the name of the small-world null.
+    """
+    w, pos = conn["weight"], conn["position"]
     out["position"] = pos
     mod = structure.modularity(w, seeds=seeds)
     out["q"] = mod["q"]
@@ -119,65 +163,47 @@ def analyze(
     out["preferred_position"] = tonotopy.preferred_positions(conn["weight_in"], pos)
     r2 = tonotopy.position_r2(conn["weight_in"], pos, seed=seed)
     out["position_r2"] = r2["r2_mean"]
-    activity = None
-    acc = np.nan
-    if data is not None:
-        activity = record(
-            model,
-            data,
-            batch_size=batch_size,
-            max_samples=max_samples,
-            time_bin=5.0 * model.hparams["dt"],
-        )
-        acc = activity.attrs["accuracy"]
-        prof = functional.tuning(activity)
-        out["tuning"] = prof
-        out = out.merge(functional.selectivity(prof))
-        k = n_clusters or prof.sizes["class"]
-        fc = functional.functional_clusters(prof, k, seed=seed)
-        sc = functional.spatial_clusters(pos, k, seed=seed)
-        out["functional_cluster"], out["spatial_cluster"] = fc, sc
-        agree = functional.agreement(fc, sc, n_perm=n_perm, seed=seed)
-        for name in ("ari", "ari_p", "ari_null_mean", "ami", "ami_p", "ami_null_mean"):
-            out[name] = agree[name]
-        sim = functional.functional_similarity(activity)
-        man = functional.mantel(conn["distance"], sim, n_perm=n_perm, seed=seed)
-        out["mantel_r"], out["mantel_p"] = man["r"], man["p"]
-        out["mantel_r"].attrs["long_name"] = "Spearman r(distance, count correlation)"
-        per_neuron = activity["rate"].mean("sample")  # spikes/s, averaged over the samples
-        out["mean_rate"] = xr.DataArray(
-            float(per_neuron.mean()), attrs={"units": "Hz", "long_name": "mean hidden rate"}
-        )
-        out["max_rate"] = xr.DataArray(
-            float(per_neuron.max()),
-            attrs={"units": "Hz", "long_name": "rate of the busiest hidden neuron"},
-        )
-        if "rsta" in activity:
-            out["activity_preferred_position"] = tonotopy.preferred_positions(
-                activity["rsta"].transpose("neuron", "channel"), pos
-            )
-        if prune_fractions:
-            curve = pruning.pruning_curve(
-                model,
-                data,
-                fractions=prune_fractions,
-                batch_size=batch_size,
-                max_samples=max_samples,
-            )
-            out["pruned_accuracy"] = curve["accuracy"]
-            out["pruned_weight"] = curve["weight_removed"]
-    out["accuracy"] = xr.DataArray(acc, attrs={"units": "1", "long_name": "test accuracy"})
-    out.attrs.update(
-        delays=conn.attrs["delays"],
-        velocity=conn.attrs["velocity"],
-        structure_null=sw.attrs["null"],
-        seed=seed,
-        n_perm=n_perm,
-        n_null=n_null,
-        binary_percentile=percentile,
-        n_samples=0 if activity is None else activity.sizes["sample"],
+    return out, sw.attrs["null"]
+
+
+def _function(
+    out: xr.Dataset,
+    activity: xr.Dataset,
+    conn: xr.Dataset,
+    *,
+    n_clusters: int | None,
+    n_perm: int,
+    seed: int,
+) -> xr.Dataset:
+    """The metrics of the activity: tuning, functional vs spatial clusters, Mantel, rates."""
+    pos = conn["position"]
+    prof = functional.tuning(activity)
+    out["tuning"] = prof
+    out = out.merge(functional.selectivity(prof))
+    k = n_clusters or prof.sizes["class"]
+    fc = functional.functional_clusters(prof, k, seed=seed)
+    sc = functional.spatial_clusters(pos, k, seed=seed)
+    out["functional_cluster"], out["spatial_cluster"] = fc, sc
+    agree = functional.agreement(fc, sc, n_perm=n_perm, seed=seed)
+    for name in ("ari", "ari_p", "ari_null_mean", "ami", "ami_p", "ami_null_mean"):
+        out[name] = agree[name]
+    sim = functional.functional_similarity(activity)
+    man = functional.mantel(conn["distance"], sim, n_perm=n_perm, seed=seed)
+    out["mantel_r"], out["mantel_p"] = man["r"], man["p"]
+    out["mantel_r"].attrs["long_name"] = "Spearman r(distance, count correlation)"
+    per_neuron = activity["rate"].mean("sample")  # spikes/s, averaged over the samples
+    out["mean_rate"] = xr.DataArray(
+        float(per_neuron.mean()), attrs={"units": "Hz", "long_name": "mean hidden rate"}
     )
-    return out, activity
+    out["max_rate"] = xr.DataArray(
+        float(per_neuron.max()),
+        attrs={"units": "Hz", "long_name": "rate of the busiest hidden neuron"},
+    )
+    if "rsta" in activity:
+        out["activity_preferred_position"] = tonotopy.preferred_positions(
+            activity["rsta"].transpose("neuron", "channel"), pos
+        )
+    return out
 
 
 def scalars(metrics: xr.Dataset) -> dict[str, float]:

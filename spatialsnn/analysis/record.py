@@ -82,93 +82,111 @@ def record(
     """
     x_all, y_all, n_classes = as_tensors(data, max_samples)
     dt = float(model.hparams["dt"])
-    n_t = x_all.shape[1]
-    n_hidden = model.w_rec.shape[0]
-    step = None
-    if time_bin is not None:
-        step = max(1, int(round(time_bin / dt)))
+    step = None if time_bin is None else max(1, int(round(time_bin / dt)))
     win = None if rsta_window is None else max(1, int(round(rsta_window / dt)))
-    counts, preds, binned = [], [], []
-    rsta = np.zeros((x_all.shape[2], n_hidden))
-    in_spikes = np.zeros(x_all.shape[2])
+    rec = _Recording(x_all.shape[1], x_all.shape[2], model.w_rec.shape[0], step, win)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for start in range(0, x_all.shape[0], batch_size):
                 x = x_all[start : start + batch_size].to(model.w_in.dtype)
-                out = model(x)
-                s = out.hidden_spikes.to(torch.float64)
-                counts.append(s.sum(1).numpy())
-                preds.append(out.logits.argmax(1).numpy())
-                if step is not None:
-                    n_bins = -(-n_t // step)
-                    pad = n_bins * step - n_t
-                    sp = torch.nn.functional.pad(s, (0, 0, 0, pad))
-                    binned.append(sp.reshape(s.shape[0], n_bins, step, n_hidden).sum(2).numpy())
-                if win is not None:
-                    # hidden spikes in (t, t + win] for every t: a reversed cumulative sum
-                    c = torch.cumsum(torch.nn.functional.pad(s, (0, 0, 1, win)), dim=1)
-                    future = c[:, 1 + win : 1 + win + n_t] - c[:, 1 : 1 + n_t]
-                    xd = x.to(torch.float64)
-                    rsta += torch.einsum("btc,btn->cn", xd, future).numpy()
-                    in_spikes += xd.sum((0, 1)).numpy()
+                rec.add(x, model(x))
     finally:
         model.train(was_training)
-    count = np.concatenate(counts) if counts else np.zeros((0, n_hidden))
-    pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
-    label = y_all.numpy()
-    duration = n_t * dt
-    ds = xr.Dataset(
-        {
-            "count": (
-                ("sample", "neuron"),
-                count,
-                {"units": "spikes", "long_name": "spikes per trial"},
-            ),
-            "rate": (
-                ("sample", "neuron"),
-                count / duration * 1000.0,
-                {"units": "Hz", "long_name": "mean firing rate"},
-            ),
-            "label": ("sample", label, {"units": "1", "long_name": "true class"}),
-            "prediction": ("sample", pred, {"units": "1", "long_name": "predicted class"}),
-        },
-        coords={
-            "sample": np.arange(len(label)),
-            "neuron": np.arange(n_hidden),
-            "class": np.arange(n_classes),
-        },
-        attrs={
-            "dt": dt,
-            "duration": duration,
-            "duration_units": "ms",
-            "accuracy": float((pred == label).mean()) if len(label) else float("nan"),
-        },
-    )
-    if step is not None:
-        ds["binned_count"] = xr.DataArray(
-            np.concatenate(binned),
-            dims=("sample", "time", "neuron"),
-            coords={"time": np.arange(binned[0].shape[1]) * step * dt},
+    return rec.dataset(y_all.numpy(), n_classes, dt)
+
+
+class _Recording:
+    """What :func:`record` collects batch by batch, and the Dataset made of it.
+
+    ``n_t`` steps, ``n_in`` input channels, ``n_hidden`` neurons; ``step``: steps per
+    time bin of ``binned_count`` (None: none); ``win``: steps of the reverse
+    spike-triggered average (None: none).
+    """
+
+    def __init__(self, n_t: int, n_in: int, n_hidden: int, step: int | None, win: int | None):
+        self.n_t, self.n_in, self.n_hidden, self.step, self.win = n_t, n_in, n_hidden, step, win
+        self.counts: list[np.ndarray] = []
+        self.preds: list[np.ndarray] = []
+        self.binned: list[np.ndarray] = []
+        self.rsta = np.zeros((n_in, n_hidden))
+        self.in_spikes = np.zeros(n_in)
+
+    def add(self, x: torch.Tensor, out: Any) -> None:
+        """One batch: inputs ``x`` [batch, time, channel] and the model's output."""
+        s = out.hidden_spikes.to(torch.float64)
+        n_t, n_hidden, step, win = self.n_t, self.n_hidden, self.step, self.win
+        self.counts.append(s.sum(1).numpy())
+        self.preds.append(out.logits.argmax(1).numpy())
+        if step is not None:
+            n_bins = -(-n_t // step)
+            sp = torch.nn.functional.pad(s, (0, 0, 0, n_bins * step - n_t))
+            self.binned.append(sp.reshape(s.shape[0], n_bins, step, n_hidden).sum(2).numpy())
+        if win is not None:
+            # hidden spikes in (t, t + win] for every t: a reversed cumulative sum
+            c = torch.cumsum(torch.nn.functional.pad(s, (0, 0, 1, win)), dim=1)
+            future = c[:, 1 + win : 1 + win + n_t] - c[:, 1 : 1 + n_t]
+            xd = x.to(torch.float64)
+            self.rsta += torch.einsum("btc,btn->cn", xd, future).numpy()
+            self.in_spikes += xd.sum((0, 1)).numpy()
+
+    def dataset(self, label: np.ndarray, n_classes: int, dt: float) -> xr.Dataset:
+        """The recording as the Dataset :func:`record` documents."""
+        n_hidden, step, win = self.n_hidden, self.step, self.win
+        count = np.concatenate(self.counts) if self.counts else np.zeros((0, n_hidden))
+        pred = np.concatenate(self.preds) if self.preds else np.zeros(0, dtype=np.int64)
+        duration = self.n_t * dt
+        ds = xr.Dataset(
+            {
+                "count": (
+                    ("sample", "neuron"),
+                    count,
+                    {"units": "spikes", "long_name": "spikes per trial"},
+                ),
+                "rate": (
+                    ("sample", "neuron"),
+                    count / duration * 1000.0,
+                    {"units": "Hz", "long_name": "mean firing rate"},
+                ),
+                "label": ("sample", label, {"units": "1", "long_name": "true class"}),
+                "prediction": ("sample", pred, {"units": "1", "long_name": "predicted class"}),
+            },
+            coords={
+                "sample": np.arange(len(label)),
+                "neuron": np.arange(n_hidden),
+                "class": np.arange(n_classes),
+            },
             attrs={
-                "units": "spikes",
-                "long_name": f"spikes per {step * dt:g} ms bin",
-                "bin_width_ms": step * dt,
+                "dt": dt,
+                "duration": duration,
+                "duration_units": "ms",
+                "accuracy": float((pred == label).mean()) if len(label) else float("nan"),
             },
         )
-        ds["time"].attrs["units"] = "ms"
-    if win is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value = rsta / in_spikes[:, None] / (win * dt)
-        ds["rsta"] = xr.DataArray(
-            np.nan_to_num(value),
-            dims=("channel", "neuron"),
-            coords={"channel": np.arange(x_all.shape[2])},
-            attrs={
-                "units": "1/ms",
-                "window_ms": win * dt,
-                "long_name": "hidden spikes per input spike per ms in the next window",
-            },
-        )
-    return ds
+        if step is not None:
+            ds["binned_count"] = xr.DataArray(
+                np.concatenate(self.binned),
+                dims=("sample", "time", "neuron"),
+                coords={"time": np.arange(self.binned[0].shape[1]) * step * dt},
+                attrs={
+                    "units": "spikes",
+                    "long_name": f"spikes per {step * dt:g} ms bin",
+                    "bin_width_ms": step * dt,
+                },
+            )
+            ds["time"].attrs["units"] = "ms"
+        if win is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = self.rsta / self.in_spikes[:, None] / (win * dt)
+            ds["rsta"] = xr.DataArray(
+                np.nan_to_num(value),
+                dims=("channel", "neuron"),
+                coords={"channel": np.arange(self.n_in)},
+                attrs={
+                    "units": "1/ms",
+                    "window_ms": win * dt,
+                    "long_name": "hidden spikes per input spike per ms in the next window",
+                },
+            )
+        return ds
