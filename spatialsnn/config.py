@@ -272,6 +272,26 @@ def check_config(c: TrainConfig) -> None:
     _choice("backend", c.backend, BACKENDS)
     _choice("init", c.init, ("auto", "paper"))
     _choice("dtype", c.dtype, ("float32", "float64"))
+    _check_lists(c)
+    if not c.max_delay / c.dt < MAX_DELAY_STEPS:
+        raise ValueError(
+            f"max_delay / dt = {c.max_delay / c.dt:g} steps; at most {MAX_DELAY_STEPS} allowed"
+        )
+    _check_tables(c)
+    _check_task_params(c)
+    allowed = set(inspect.signature(SpatialSNN).parameters) - set(_SET_BY_CONFIG)
+    unknown = sorted(set(c.model_kwargs) - allowed)
+    if unknown:
+        own = [k for k in unknown if k in _SET_BY_CONFIG]
+        why = f"set by the configuration itself: {', '.join(own)}; " if own else ""
+        raise ValueError(
+            f"model_kwargs: {', '.join(unknown)} cannot be set there ({why}allowed: "
+            f"{', '.join(sorted(allowed))})"
+        )
+
+
+def _check_lists(c: TrainConfig) -> None:
+    """``rate_range`` and ``train_substeps``, normalised to lists of float and int."""
     rr = c.rate_range
     if (
         not isinstance(rr, (list, tuple)) or len(rr) != 2
@@ -290,16 +310,16 @@ def check_config(c: TrainConfig) -> None:
             f"train_substeps must be a non-empty list of positive integers, got {subs!r}"
         )
     c.train_substeps = list(subs)
+
+
+def _check_tables(c: TrainConfig) -> None:
+    """``data_path`` and the option tables ``task_params``, ``model_kwargs``, ``augment``."""
     if c.data_path is not None and not isinstance(c.data_path, str):
         raise ValueError(f"data_path must be a path (string), got {c.data_path!r}")
     if c.data_path is not None and c.task not in FILE_TASKS:
         raise ValueError(
             f"data_path is for the data sets read from files ({', '.join(FILE_TASKS)}); "
             f"task {c.task!r} is generated"
-        )
-    if not c.max_delay / c.dt < MAX_DELAY_STEPS:
-        raise ValueError(
-            f"max_delay / dt = {c.max_delay / c.dt:g} steps; at most {MAX_DELAY_STEPS} allowed"
         )
     for name in ("task_params", "model_kwargs"):
         if not isinstance(getattr(c, name), dict):
@@ -313,16 +333,6 @@ def check_config(c: TrainConfig) -> None:
             Augment.from_config(c.augment)
         except (TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"augment: {err}") from None
-    _check_task_params(c)
-    allowed = set(inspect.signature(SpatialSNN).parameters) - set(_SET_BY_CONFIG)
-    unknown = sorted(set(c.model_kwargs) - allowed)
-    if unknown:
-        own = [k for k in unknown if k in _SET_BY_CONFIG]
-        why = f"set by the configuration itself: {', '.join(own)}; " if own else ""
-        raise ValueError(
-            f"model_kwargs: {', '.join(unknown)} cannot be set there ({why}allowed: "
-            f"{', '.join(sorted(allowed))})"
-        )
 
 
 def _check_task_params(c: TrainConfig) -> None:
