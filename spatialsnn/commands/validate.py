@@ -49,6 +49,19 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="spatialsnn model file (.nc)")
+    _sample_options(p.add_argument_group("samples"))
+    _simulation_options(p.add_argument_group("simulation"))
+    _criteria_options(p.add_argument_group("when the validation passes"))
+    _run_options(p.add_argument_group("how the Brian2 runs are made"))
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the summary as JSON")
+    out.add_argument("--report", metavar="OUT.nc", help="write per-sample results (netCDF)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _sample_options(p) -> None:
+    """Where the samples come from and how many."""
     p.add_argument(
         "--data",
         metavar="PATH|random",
@@ -61,6 +74,10 @@ def register(sub) -> None:
     )
     p.add_argument("--samples", type=positive_int, metavar="N", help="use the first N samples")
     p.add_argument("--seed", type=seed, help="seed of --data random (default 0)")
+
+
+def _simulation_options(p) -> None:
+    """Brian2's device, step and precision (the twin follows the step and precision)."""
     p.add_argument(
         "--device", choices=DEVICES, default="runtime", help="Brian2 device (default: runtime)"
     )
@@ -81,6 +98,10 @@ def register(sub) -> None:
         default="float64",
         help="floating point of twin and Brian2 (default: float64)",
     )
+
+
+def _criteria_options(p) -> None:
+    """The criteria of a pass."""
     p.add_argument(
         "--tolerance",
         type=number(0, strict=True, units="ms"),
@@ -115,6 +136,10 @@ def register(sub) -> None:
         help="run the training step, 0.1 ms and 0.025 ms one after the other (each with "
         "its criteria); exit 1 if any fails. Not with --dt",
     )
+
+
+def _run_options(p) -> None:
+    """Parallel processes, samples per run, standalone builds."""
     p.add_argument(
         "--jobs",
         type=positive_int,
@@ -139,10 +164,6 @@ def register(sub) -> None:
         metavar="X.Y",
         help="cuda_standalone: target GPU when none can be detected (default 9.0)",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--report", metavar="OUT.nc", help="write per-sample results (netCDF)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _steps(args: argparse.Namespace, train_dt: float) -> list[float | None]:
