@@ -155,8 +155,21 @@ def test_positions_figure_rings_outliers_and_magnifies_a_core(analysed):
     pos = rng.normal(0.0, 20.0, size=(16, 2))
     pos[:2] = [[3000.0, 3000.0], [-3500.0, 2000.0]]
     conn = conn.assign(position=(("neuron", "space"), pos))
-    text = _texts(plots.positions_figure(metrics, conn))
+    fig = plots.positions_figure(metrics, conn)
+    text = _texts(fig)
     assert "outlier (2)" in text and "magnified ×" in text
+    # The zoom label sits inside the inset, so it cannot run into the axes' title.
+    from matplotlib.text import Text
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    (label,) = [t for t in fig.findobj(Text) if t.get_text().startswith("magnified ×")]
+    inset = label.axes
+    assert inset is not None and inset is not fig.axes[0]
+    box, frame = label.get_window_extent(renderer), inset.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
 
 
 @pytest.mark.parametrize("kind", ["spatial", "free", "none"])

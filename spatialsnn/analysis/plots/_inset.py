@@ -73,7 +73,7 @@ def add_inset(
     Returns
     -------
     inset : matplotlib.axes.Axes
-        With its limits set, a zoom indicator and a "magnified ×k" title.
+        With its limits set, a zoom indicator and a "magnified ×k" label in its corner.
     corner : (float, float)
         Its lower-left corner in axes fractions.
     """
@@ -86,6 +86,12 @@ def add_inset(
     inset.set_aspect("equal", adjustable="box")
     inset.tick_params(labelsize=6)
     zoom = float((limits[1] - limits[0]).max()) / (2 * half)
-    inset.set_title(f"magnified ×{zoom:.0f}", fontsize=7, pad=2)
+    # Inside the inset: a title above it would run into the axes' title when the inset
+    # sits in an upper corner.
+    inset.text(
+        0.03, 0.97, f"magnified ×{zoom:.0f}", transform=inset.transAxes, ha="left", va="top",
+        fontsize=7, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        zorder=10,
+    )  # fmt: skip
     ax.indicate_inset_zoom(inset, edgecolor="0.4")
     return inset, (x0, y0)
