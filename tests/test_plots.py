@@ -159,9 +159,8 @@ def test_positions_figure_rings_outliers_and_magnifies_a_core(analysed):
     text = _texts(fig)
     assert "outlier (2)" in text and "magnified ×" in text
     # The zoom label sits inside the inset, so it cannot run into the axes' title.
-    from matplotlib.text import Text
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
 
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
