@@ -407,6 +407,44 @@ def test_cpu_results_do_not_depend_on_the_thread_count(cpu_kernels):
                 assert torch.equal(a, b)
 
 
+BACKWARD_ORDER_CASES = {
+    # name: (problem kwargs, dtype); batch 4 and 9: 4 and 8 lanes per pass, delays up to 70
+    # steps (rows beyond the L1 blocks): where "auto" goes by column for float32
+    "f32_lanes4": ({"batch": 4, "n": 33, "n_t": 90, "max_delay": 70.0, "rate": 0.2}, F32),
+    "f32_lanes8": ({"batch": 9, "n": 20, "n_t": 90, "max_delay": 70.0, "rate": 0.2}, F32),
+    "f64_lanes4": ({"batch": 3, "n": 20, "n_t": 90, "max_delay": 70.0, "rate": 0.2}, F64),
+    "f64_short_delays": ({"batch": 4, "n": 12, "n_t": 40, "max_delay": 5.0}, F64),
+}
+
+
+@pytest.mark.parametrize("refractory", [0, 3])
+@pytest.mark.parametrize("mode", ["round", "interpolate"])
+@pytest.mark.parametrize("case", sorted(BACKWARD_ORDER_CASES))
+def test_cpu_backward_orders_give_the_same_bits(cpu_kernels, monkeypatch, case, mode, refractory):
+    """The backward's dense sum by presynaptic neuron and by postsynaptic column."""
+    kwargs, dtype = BACKWARD_ORDER_CASES[case]
+    problem = recurrent_problem(21, dtype=dtype, **kwargs)
+    results = {}
+    for order in ("neuron", "column", "auto"):
+        monkeypatch.setenv("SPATIALSNN_CPU_BACKWARD_ORDER", order)
+        results[order] = run_recurrent("cpu", *problem, mode, "cpu", refractory=refractory)
+    (z_n, g_n), (z_c, g_c) = results["neuron"], results["column"]
+    assert z_n.sum() > 50
+    assert torch.equal(z_n, z_c)
+    for a, b in zip(g_c + results["auto"][1], g_n + g_n, strict=True):
+        assert torch.equal(a, b)
+    if dtype == F64:  # and the column order against the oracle
+        z_a, g_a = run_recurrent("autograd", *problem, mode, "cpu", refractory=refractory)
+        assert torch.equal(z_c, z_a)
+        assert_grads_close(g_c, g_a, 1e-6)
+
+
+def test_cpu_backward_order_variable_is_checked(cpu_kernels, monkeypatch):
+    monkeypatch.setenv("SPATIALSNN_CPU_BACKWARD_ORDER", "diagonal")
+    with pytest.raises(RuntimeError, match="SPATIALSNN_CPU_BACKWARD_ORDER='diagonal'"):
+        run_recurrent("cpu", *recurrent_problem(1), "interpolate", "cpu")
+
+
 @pytest.mark.parametrize("refractory", [0, 7])
 def test_emulated_cuda_and_cpu_kernels_agree_on_a_larger_problem(cpu_kernels, refractory):
     drive, w, delay = recurrent_problem(12, batch=6, n=45, n_t=120, max_delay=60.0, rate=0.1)

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -27,6 +28,21 @@ inline int64_t pow2_at_least(int64_t n) {
   int64_t s = 1;
   while (s < n) s <<= 1;
   return s;
+}
+
+// table_reach from the delays themselves (before a table is built): floor(d) + 1 of the
+// largest delay clamped as PrepareTable clamps it (NaN to 0), since k_a + interp and k_0 + 1
+// are both at most floor(d) + 1, and k_0 + 1 is that.
+template <typename scalar_t>
+int64_t delay_reach(const scalar_t* delay, int64_t entries, int32_t kmax) {
+  scalar_t top = scalar_t(-1);
+  for (int64_t e = 0; e < entries; ++e) {
+    scalar_t d = delay[e];
+    d = d > scalar_t(0) ? d : scalar_t(0);
+    d = d < scalar_t(kmax) ? d : scalar_t(kmax);
+    top = std::max(top, d);
+  }
+  return top < scalar_t(0) ? 0 : static_cast<int64_t>(std::floor(top)) + 1;
 }
 
 // Largest offset (steps) that the delay table makes either pass read or write beyond the

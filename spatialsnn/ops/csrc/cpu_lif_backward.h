@@ -13,10 +13,17 @@
 // Layouts of a pass (all 64-byte aligned):
 //   ring of lam_I   [n_post][slots][L], a column per postsynaptic neuron, padded by one
 //                   cache line per column so that columns do not share L1 sets
-//   step tiles      [n][L + pad] (dL/dz, z, u, lam_u, dL/d drive of the current step),
+//   step tiles      [n][L + pad] (dL/dz, z, u, lam_u, dL/d drive of the current step;
+//                   pad: one cache line for rows of a line or more, else none),
 //                   transposed from / to the [B][T][N] tensors once per step
 //   delay table     pre-major (entry j * n + i): the dense sum for one presynaptic j reads
 //                   its row contiguously and keeps its L accumulators in registers.
+//
+// Two orders of the dense sum (by_column chooses; both add the terms of G[t, j] in the order
+// of i, so they give the same bits): by presynaptic neuron j (the default: accumulators in
+// registers, blocks of columns for short delays, prefetching for long ones), or by
+// postsynaptic column i with a post-major copy of the table (long delays with 4 float lanes,
+// where a column stays in the L1 cache and the accumulators stream through it).
 //
 // Weight and delay gradients. Only at spiking (t, j, lane), vectorised over i: the pass adds
 // lam_I[t + k0, i] to A0[j, i] and lam_I[t + k0 + 1, i] - lam_I[t + k0, i] to D[j, i]; at the
@@ -47,20 +54,24 @@ struct LifBackwardCpu {
   const scalar_t* z;       // [B][T][N]
   const scalar_t* u;       // [B][T][N]
   scalar_t* g_drive;       // [B][T][N] out
-  scalar_t* a0_c;          // [groups][N_pre][N_post] sums of lam_I[t + k0] at spikes, zeroed
-  scalar_t* d_c;           // [groups][N_pre][N_post] sums of the tap difference, zeroed
-  DelayTable<scalar_t> tab;  // pre-major: entry j * n + i
+  scalar_t* a0_c;  // [groups][N_pre][N_post] sums of lam_I[t + k0] at spikes, zeroed
+                   // ([groups][N_post][N_pre] where the passes go by column)
+  scalar_t* d_c;   // the same for the sums of the tap difference
+  DelayTable<scalar_t> tab;  // pre-major (entry j * n + i), post-major (i * n + j) by column
   int64_t batch, steps, n, reach, slots;  // slots: a power of two >= reach + 2
   int64_t group;                          // lanes per partial sum (lane_group(batch))
+  bool by_column;                         // the order of the dense sum (BackwardPlan)
   scalar_t alpha, beta, gamma, threshold, slope;
   int32_t refr;  // refractory period R, clamped to [0, steps]
 };
 
-// Strides of one pass of L lanes: a tile row (L plus one cache line) and a ring column.
+// Strides of one pass of L lanes: a tile row (L, plus one cache line where a row fills one
+// or more lines) and a ring column. Rows below a cache line stay unpadded: the by-column
+// order streams the accumulator tile, which then takes n * 16 bytes, not n * 80.
 template <typename scalar_t, int L>
 struct PassLayout {
   static constexpr int64_t kPad = 64 / sizeof(scalar_t);
-  static constexpr int64_t kRow = L + kPad;
+  static constexpr int64_t kRow = L * int64_t(sizeof(scalar_t)) < 64 ? L : L + kPad;
   int64_t slots, mask, col;  // col = slots * L + kPad
 
   explicit PassLayout(int64_t ring_slots)
@@ -125,6 +136,76 @@ inline void spike_sums(scalar_t* __restrict a0, scalar_t* __restrict d,
     const scalar_t v1 = lane[i * col + ((s0 + 1) & mask) * L];
     a0[i] += v0;
     d[i] += v1 - v0;
+  }
+}
+
+// By column (post-major order), for long delays whose rows in reach of one column are read
+// several times per step: G[t, j, lanes] += c_ij(k) lam_I[t + k, i, lanes] for every j, with
+// the column of i cache-resident and the accumulators streamed. The additions to G[t, j]
+// come in the order of i as in adjoint_sum, so both orders give the same bits.
+// The rows in reach of the next column (`next`, null for the last) are prefetched meanwhile,
+// one cache line every `stride` presynaptic neurons, so that its misses overlap this work.
+template <typename scalar_t, int L, bool kInterp>
+inline void adjoint_column(scalar_t* __restrict acc, const scalar_t* __restrict col,
+                           const scalar_t* next, const DelayTable<scalar_t>& cols, int64_t i,
+                           int64_t n, const PassLayout<scalar_t, L>& lay, int64_t now,
+                           int64_t rows) {
+  using V = typename LaneVec<scalar_t, L>::type;
+  constexpr int kVecs = LaneVec<scalar_t, L>::kCount;
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  constexpr int64_t kRowsPerLine = L * int64_t(sizeof(scalar_t)) < 64 ? 64 / (L * sizeof(scalar_t)) : 1;
+  const int64_t lines = next != nullptr ? (rows + kRowsPerLine - 1) / kRowsPerLine : 0;
+  const int64_t stride = std::max<int64_t>(1, n / std::max<int64_t>(lines, 1));
+  const int32_t* __restrict ka = cols.k_a + i * n;
+  const scalar_t* __restrict ca = cols.c_a + i * n;
+  const scalar_t* __restrict cb = cols.c_b + i * n;
+  int64_t line = 0, at = 0;  // the next line to prefetch, at presynaptic neuron `at`
+  for (int64_t j = 0; j < n; ++j) {
+    if (j == at && line < lines) {
+      const int64_t row = (now + line * kRowsPerLine) & lay.mask;
+      for (int64_t off = 0; off < L; off += 64 / int64_t(sizeof(scalar_t))) {
+        __builtin_prefetch(next + row * L + off);
+      }
+      ++line;
+      at += stride;
+    }
+    V* r = reinterpret_cast<V*>(acc + j * P);
+    const int64_t s = now + ka[j];
+    const V* p0 = reinterpret_cast<const V*>(col + (s & lay.mask) * L);
+    const V c0 = V{} + ca[j];
+    if constexpr (kInterp) {
+      const V* p1 = reinterpret_cast<const V*>(col + ((s + 1) & lay.mask) * L);
+      const V c1 = V{} + cb[j];
+      for (int v = 0; v < kVecs; ++v) {
+        r[v] = fmadd<scalar_t>(c1, p1[v], fmadd<scalar_t>(c0, p0[v], r[v]));
+      }
+    } else {
+      for (int v = 0; v < kVecs; ++v) r[v] = fmadd<scalar_t>(c0, p0[v], r[v]);
+    }
+  }
+}
+
+// The spike sums of spike_sums for column i and the spiking presynaptic neurons `spiking`
+// (lanes in ascending order per (j, i), as there), into post-major partial sums
+// [groups][N_post][N_pre]; lane w belongs to group w >> group_shift of the pass.
+template <typename scalar_t, int L>
+inline void spike_column(scalar_t* __restrict a0, scalar_t* __restrict d,
+                         const scalar_t* __restrict col, const DelayTable<scalar_t>& cols,
+                         int64_t i, int64_t n, const PassLayout<scalar_t, L>& lay, int64_t now,
+                         const int64_t* spiking, int64_t n_spiking, const uint64_t* spiked,
+                         int64_t group0, int group_shift) {
+  const int32_t* __restrict k0 = cols.k_0 + i * n;
+  for (int64_t q = 0; q < n_spiking; ++q) {
+    const int64_t j = spiking[q];
+    const int64_t s0 = now + k0[j];
+    const scalar_t* __restrict p0 = col + (s0 & lay.mask) * L;
+    const scalar_t* __restrict p1 = col + ((s0 + 1) & lay.mask) * L;
+    for (uint64_t m = spiked[j]; m != 0u; m &= m - 1u) {
+      const int w = __builtin_ctzll(m);
+      const int64_t e = ((group0 + (w >> group_shift)) * n + i) * n + j;  // post-major
+      a0[e] += p0[w];
+      d[e] += p1[w] - p0[w];
+    }
   }
 }
 
@@ -202,6 +283,54 @@ inline void neuron_step(const LifBackwardCpu<scalar_t>& a, const PassLayout<scal
   }
 }
 
+// The dense sum and the spike sums of one step by presynaptic neuron, in blocks of `block`
+// postsynaptic columns whose rows in reach fit the L1 cache (block = n for long delays; then
+// the spike sums of j follow its dense sum, reading the rows that sum just brought in, and
+// the rows of the next j are prefetched).
+template <typename scalar_t, int L, bool kInterp>
+inline void step_by_neuron(const LifBackwardCpu<scalar_t>& a, const PassLayout<scalar_t, L>& lay,
+                           const scalar_t* ring, scalar_t* acc, const uint64_t* spiked,
+                           int64_t group0, int64_t now, int64_t block) {
+  constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
+  const int64_t n = a.n, last = (n - 1) / block * block;
+  for (int64_t i0 = 0; i0 < n; i0 += block) {
+    const int64_t i1 = std::min(n, i0 + block);
+    for (int64_t j = 0; j < n; ++j) {
+      const int32_t* next_ka = block == n && j + 1 < n ? a.tab.k_a + (j + 1) * n : nullptr;
+      adjoint_sum<scalar_t, L, kInterp>(acc + j * P, ring, a.tab, j, n, i0, i1, lay, now,
+                                        next_ka);
+      if (i0 != last) continue;
+      for (uint64_t m = spiked[j]; m != 0u; m &= m - 1u) {
+        const int w = __builtin_ctzll(m);
+        const int64_t off = ((group0 + w / a.group) * n + j) * n;
+        spike_sums<scalar_t, L>(a.a0_c + off, a.d_c + off, ring, a.tab, j, n, lay, now, w);
+      }
+    }
+  }
+}
+
+// The same by postsynaptic column (a.tab post-major), each column's dense and spike sums
+// together; `spiking` is scratch for the list of spiking presynaptic neurons.
+template <typename scalar_t, int L, bool kInterp>
+inline void step_by_column(const LifBackwardCpu<scalar_t>& a, const PassLayout<scalar_t, L>& lay,
+                           const scalar_t* ring, scalar_t* acc, const uint64_t* spiked,
+                           int64_t* spiking, int64_t group0, int64_t now) {
+  const int64_t n = a.n;
+  int64_t n_spiking = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (spiked[j] != 0u) spiking[n_spiking++] = j;
+  }
+  const int shift = __builtin_ctzll(static_cast<uint64_t>(a.group));  // groups: 4, 8 or 16
+  const int64_t rows = std::min<int64_t>(a.reach + 2, a.slots);
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t* col = ring + i * lay.col;
+    const scalar_t* next = i + 1 < n ? col + lay.col : nullptr;
+    adjoint_column<scalar_t, L, kInterp>(acc, col, next, a.tab, i, n, lay, now, rows);
+    spike_column<scalar_t, L>(a.a0_c, a.d_c, col, a.tab, i, n, lay, now, spiking, n_spiking,
+                              spiked, group0, shift);
+  }
+}
+
 // One pass: lanes b0 .. b0 + L - 1 (lanes past the batch stay zero), the whole time loop.
 template <typename scalar_t, int L, bool kInterp>
 void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
@@ -213,6 +342,7 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
   AlignedBuffer<scalar_t> ring(n * lay.col), acc(n * P), lam_u(n * P), zt(n * P), ut(n * P),
       gdt(n * P), held(refractory ? n * P : 0);
   std::vector<uint64_t> spiked(n);
+  std::vector<int64_t> spiking(n);
   std::vector<int32_t> recent(refractory ? n * P : 0, 0);  // [j][P] spikes in the window
   if (refractory) {
     for (int64_t w = 0; w < lanes; ++w) {
@@ -231,25 +361,12 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t now = t & lay.mask;
     load_step<scalar_t, L>(a, b0, lanes, t, acc.get(), zt.get(), ut.get(), spiked.data());
-    // the dense sum in blocks of postsynaptic columns whose rows in reach fit the L1 cache
-    // (the spike sums of j right after its dense sum where there is a single block: they
-    // read the rows that sum just brought into the cache)
-    const int64_t last = (n - 1) / block * block;
-    for (int64_t i0 = 0; i0 < n; i0 += block) {
-      const int64_t i1 = std::min(n, i0 + block);
-      for (int64_t j = 0; j < n; ++j) {
-        const int32_t* next_ka = block == n && j + 1 < n ? a.tab.k_a + (j + 1) * n : nullptr;
-        adjoint_sum<scalar_t, L, kInterp>(acc.get() + j * P, ring.get(), a.tab, j, n, i0, i1,
-                                          lay, now, next_ka);
-        if (i0 == last) {
-          for (uint64_t m = spiked[j]; m != 0u; m &= m - 1u) {
-            const int w = __builtin_ctzll(m);
-            const int64_t off = ((group0 + w / a.group) * n + j) * n;
-            spike_sums<scalar_t, L>(a.a0_c + off, a.d_c + off, ring.get(), a.tab, j, n, lay,
-                                    now, w);
-          }
-        }
-      }
+    if (a.by_column) {
+      step_by_column<scalar_t, L, kInterp>(a, lay, ring.get(), acc.get(), spiked.data(),
+                                           spiking.data(), group0, now);
+    } else {
+      step_by_neuron<scalar_t, L, kInterp>(a, lay, ring.get(), acc.get(), spiked.data(), group0,
+                                           now, block);
     }
     if (refractory) refractory_step<scalar_t, L>(a, b0, lanes, t, recent.data(), held.get());
     neuron_step<scalar_t, L>(a, lay, ring.get(), lam_u.get(), acc.get(), zt.get(), ut.get(),
@@ -289,26 +406,58 @@ inline bool ring_fits_int32(int64_t n, int64_t slots) {
   return n * (slots * 64 + 64) < (int64_t(1) << 31);
 }
 
-// `tab` is pre-major; `reach` = table_reach(...) (ring_fits_int32 checked by the caller);
-// g_w and g_d are [post][pre].
+// The order of the dense sum: chosen by plan_backward, or forced (the environment variable
+// SPATIALSNN_CPU_BACKWARD_ORDER, for tests and benchmarks: both orders give the same bits).
+enum class Order { kAuto, kNeuron, kColumn };
+
+// How lif_backward splits its work; the caller builds the delay table in the layout that
+// `by_column` asks for (post-major if true, else pre-major).
+struct BackwardPlan {
+  int64_t slots;         // ring slots: a power of two >= reach + 2 (reads t .. t+reach, writes t-1)
+  int64_t group, groups;  // lanes per partial sum, and partial sums
+  int64_t lanes, passes;  // lanes per pass (group * groups per pass), and passes
+  int threads;
+  bool by_column;
+};
+
+// By column (adjoint_column) rather than by presynaptic neuron: for long delays (the rows in
+// reach of a column too many for the blocked order) and ring rows of 16 bytes (4 float lanes),
+// where a gather by presynaptic neuron uses a quarter of each cache line it brings in.
+// Measured on a 2-core Xeon (docs/benchmarks-kernels.md): 15-20 % faster there, up to 40 %
+// slower with rows of 32 or 64 bytes, where accumulators in registers save more.
+inline BackwardPlan plan_backward(int64_t batch, int64_t steps, int64_t n, int64_t reach,
+                                  int64_t elem, Order order) {
+  BackwardPlan p{};
+  p.slots = pow2_at_least(reach + 2);
+  p.group = lane_group(batch);
+  p.groups = (batch + p.group - 1) / p.group;
+  const int avail = team(p.groups, p.groups * steps * n * n);
+  const int g = groups_per_pass(p.groups, avail, n * p.slots * p.group * elem);
+  p.lanes = p.group * g;
+  p.passes = (p.groups + g - 1) / g;
+  p.threads = static_cast<int>(std::min<int64_t>(avail, p.passes));
+  const int64_t rows = std::min<int64_t>(reach + 2, p.slots), row_bytes = p.lanes * elem;
+  const bool blocked = (16 << 10) / (rows * row_bytes) >= 8;  // as in lif_backward_pass
+  p.by_column = order == Order::kColumn || (order == Order::kAuto && row_bytes <= 16 && !blocked);
+  return p;
+}
+
+// `tab` in the layout of plan.by_column; `reach` = table_reach(...) (ring_fits_int32 checked by
+// the caller); g_w and g_d are [post][pre].
 template <typename scalar_t>
 void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, scalar_t* g_drive,
-                  scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab, int64_t batch,
-                  int64_t steps, int64_t n, int64_t reach, scalar_t alpha, scalar_t beta,
-                  scalar_t gamma, scalar_t threshold, scalar_t slope, int32_t refr,
-                  bool interp) {
-  const int64_t slots = pow2_at_least(reach + 2);  // reads t .. t+reach, writes t-1
-  const int64_t group = lane_group(batch);
-  const int64_t groups = (batch + group - 1) / group;
+                  scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab,
+                  const BackwardPlan& plan, int64_t batch, int64_t steps, int64_t n,
+                  int64_t reach, scalar_t alpha, scalar_t beta, scalar_t gamma,
+                  scalar_t threshold, scalar_t slope, int32_t refr, bool interp) {
+  const int64_t groups = plan.groups, passes = plan.passes;
+  const int threads = plan.threads;
   std::vector<scalar_t> a0_c(groups * n * n, scalar_t(0)), d_c(groups * n * n, scalar_t(0));
-  LifBackwardCpu<scalar_t> a{grad_z, z, u, g_drive, a0_c.data(), d_c.data(), tab, batch, steps,
-                             n, reach, slots, group, alpha, beta, gamma, threshold, slope, refr};
-  const int avail = team(groups, groups * steps * n * n);
-  const int g = groups_per_pass(groups, avail,
-                                n * slots * group * static_cast<int64_t>(sizeof(scalar_t)));
-  const int64_t passes = (groups + g - 1) / g;
-  const int threads = static_cast<int>(std::min<int64_t>(avail, passes));
-  switch (group * g) {  // lanes per pass
+  const LifBackwardCpu<scalar_t> a{grad_z, z,     u,          g_drive,        a0_c.data(),
+                                   d_c.data(), tab, batch, steps,          n,
+                                   reach,  plan.slots, plan.group, plan.by_column, alpha,
+                                   beta,   gamma, threshold,  slope,          refr};
+  switch (plan.lanes) {
     case 64: run_passes<scalar_t, 64>(a, interp, passes, threads); break;
     case 32: run_passes<scalar_t, 32>(a, interp, passes, threads); break;
     case 16: run_passes<scalar_t, 16>(a, interp, passes, threads); break;
@@ -319,7 +468,7 @@ void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, 
   SSNN_PRAGMA(omp parallel for schedule(static) num_threads(reducers) if (reducers > 1))
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t e = j * n + i;
+      const int64_t e = plan.by_column ? i * n + j : j * n + i;  // table and partial sums
       scalar_t a0 = scalar_t(0), d = scalar_t(0);
       for (int64_t c = 0; c < groups; ++c) {
         a0 += a0_c[c * n * n + e];

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cpu_common.h"
@@ -199,6 +201,19 @@ std::vector<at::Tensor> lif_forward_op(const at::Tensor& drive, const at::Tensor
   return {z, u};
 }
 
+// SPATIALSNN_CPU_BACKWARD_ORDER: unset, empty or "auto" lets the kernel choose; "neuron" or
+// "column" forces an order of the backward's dense sum (same results, other speed).
+inline Order backward_order() {
+  const char* env = std::getenv("SPATIALSNN_CPU_BACKWARD_ORDER");
+  const std::string v = env == nullptr ? "" : env;
+  if (v.empty() || v == "auto") return Order::kAuto;
+  if (v == "neuron") return Order::kNeuron;
+  if (v == "column") return Order::kColumn;
+  TORCH_CHECK(false, "spatialsnn: SPATIALSNN_CPU_BACKWARD_ORDER='", v,
+              "' is not an order; choose auto, neuron or column");
+  return Order::kAuto;
+}
+
 std::vector<at::Tensor> lif_backward_op(const at::Tensor& grad_z, const at::Tensor& z,
                                         const at::Tensor& u, const at::Tensor& weight,
                                         const at::Tensor& delay, double alpha, double beta,
@@ -213,20 +228,24 @@ std::vector<at::Tensor> lif_backward_op(const at::Tensor& grad_z, const at::Tens
   TORCH_CHECK(grad_z.sizes() == u.sizes() && z.sizes() == u.sizes(),
               "spatialsnn: grad, spikes and membrane must have one shape");
   const bool interp = parse_mode(mode);
+  const Order order = backward_order();
   auto g_drive = at::empty_like(u);
   auto g_w = at::zeros_like(weight);
   auto g_d = at::zeros_like(delay);
   if (u.numel() == 0) return {g_drive, g_w, g_d};
   HostExec ex = host();
   AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "spatialsnn_cpu_lif_backward", [&] {
-    auto table = build_table<HostExec, scalar_t>(ex, weight, delay, kmax, interp);
-    const int64_t reach = table_reach(table.view(), weight.numel(), interp);
+    const int64_t reach =
+        delay_reach(delay.data_ptr<scalar_t>(), delay.numel(), static_cast<int32_t>(kmax));
     TORCH_CHECK(ring_fits_int32(u.size(2), pow2_at_least(reach + 2)),
                 "spatialsnn: the CPU backward's adjoint ring (", u.size(2), " neurons x ",
                 reach + 2, " steps x 64 lanes) exceeds 2^31 entries");
+    const BackwardPlan plan = plan_backward(u.size(0), u.size(1), u.size(2), reach,
+                                            sizeof(scalar_t), order);
+    auto table = build_table<HostExec, scalar_t>(ex, weight, delay, kmax, interp, plan.by_column);
     lif_backward<scalar_t>(grad_z.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(),
                            u.data_ptr<scalar_t>(), g_drive.data_ptr<scalar_t>(),
-                           g_w.data_ptr<scalar_t>(), g_d.data_ptr<scalar_t>(), table.view(),
+                           g_w.data_ptr<scalar_t>(), g_d.data_ptr<scalar_t>(), table.view(), plan,
                            u.size(0), u.size(1), u.size(2), reach, static_cast<scalar_t>(alpha),
                            static_cast<scalar_t>(beta), static_cast<scalar_t>(gamma),
                            static_cast<scalar_t>(threshold), static_cast<scalar_t>(slope),

@@ -100,10 +100,12 @@ struct PrepareTable {
   bool interp;
   bool post_major;
 
-  SSNN_HD void operator()(int64_t idx) const {
-    const int64_t i = idx / n_pre;
-    const int64_t j = idx - i * n_pre;
-    const int64_t e = post_major ? idx : j * n_post + i;
+  // One entry per index e of the table, in its own order: contiguous writes into the six
+  // arrays (the reads of weight and delay are strided for a pre-major table).
+  SSNN_HD void operator()(int64_t e) const {
+    const int64_t j = post_major ? e % n_pre : e / n_post;
+    const int64_t i = post_major ? e / n_pre : e - j * n_post;
+    const int64_t idx = i * n_pre + j;
     const scalar_t wv = weight[idx];
     scalar_t d = delay[idx];
     d = d > scalar_t(0) ? d : scalar_t(0);
