@@ -61,7 +61,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import machine_info, meminfo_kib  # noqa: E402  (benchmarks/ is not a package)
+from _kernels_report import render  # noqa: E402  (benchmarks/ is not a package)
+from _machine import machine_info, meminfo_kib  # noqa: E402
 from _worker import MemoryProbe, import_spatialsnn, sync, torch_facts  # noqa: E402
 from bench_delayed_linear import LINEAR_DELAYS  # noqa: E402
 from bench_delayed_linear import config as linear_config  # noqa: E402
@@ -305,6 +306,58 @@ def rel_l2(a: Any, b: Any) -> float:
     return float((a.double() - b.double()).norm()) / denom
 
 
+def baseline_commit(tree: Path) -> str | None:
+    """The commit checked out in ``tree`` (None where it is not a git checkout)."""
+    proc = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def merge_rounds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several workers' rounds: medians over all their timed passes."""
+    ok = [r for r in results if "error" not in r]
+    if len(ok) < len(results):
+        return next(r for r in results if "error" in r)
+    merged = dict(ok[0])
+    merged["times_s"] = [t for r in ok for t in r["times_s"]]
+    merged["time_s"] = statistics.median(merged["times_s"])
+    merged["cpu_s"] = statistics.median(r["cpu_s"] for r in ok)
+    merged["forward_s"] = statistics.median(r["forward_s"] for r in ok)
+    merged["peak_mib"] = max(r["peak_mib"] for r in ok)
+    merged["rounds"] = len(ok)
+    return merged
+
+
+def kernel_before_and_after(
+    args: argparse.Namespace, argv: list[str], dumps: dict[str, str], tmp: Path, label: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kernel of this checkout and of ``--baseline-tree``, in alternating workers.
+
+    ``--ab-rounds`` rounds, the order swapped every round (after, before; before, after; ...),
+    so that a drift of the machine's speed falls on both alike.
+    """
+    script = Path(args.baseline_tree).resolve() / "benchmarks" / "bench_kernels.py"
+    dumps["before"] = str(tmp / f"{label.replace(':', '_')}_before.pt")
+    before_argv = argv[: argv.index("--dump")] + ["--dump", dumps["before"]]
+    after, before = [], []
+    for rnd in range(args.ab_rounds):
+        order = [("after", None), ("before", script)]
+        for name, path in order if rnd % 2 == 0 else order[::-1]:
+            res = spawn(before_argv if name == "before" else argv, args.worker_timeout, path)
+            (before if name == "before" else after).append(res)
+    res_after, res_before = merge_rounds(after), merge_rounds(before)
+    if "error" in res_before:
+        log(f"[{label}] before: FAILED {res_before}")
+        dumps.pop("before")
+    else:
+        log(f"[{label}] before ({args.baseline_tree}): {res_before['time_s']:.3f} s")
+    return res_after, res_before
+
+
 def run_recurrent(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     """The recurrent grid: every backend at every size, in subprocesses."""
     import torch
@@ -346,7 +399,10 @@ def run_recurrent(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                 dumps[backend],
             ]
             log(f"[{label}] {backend}: running ...")
-            res = spawn(argv, args.worker_timeout)
+            if backend == kernel and args.baseline_tree:
+                res, row["before"] = kernel_before_and_after(args, argv, dumps, tmp, label)
+            else:
+                res = spawn(argv, args.worker_timeout)
             row[backend] = res
             if "error" in res:
                 log(f"[{label}] {backend}: FAILED {res}")
@@ -356,7 +412,14 @@ def run_recurrent(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                 f"[{label}] {backend}: {res['time_s']:.3f} s, {res['peak_mib']:.0f} MiB, "
                 f"spike rate {res['spike_rate']:.4f}"
             )
-        ok = [b for b in (kernel, "reference", "autograd") if "time_s" in row.get(b, {})]
+        ok = [b for b in (kernel, "before", "reference", "autograd") if "time_s" in row.get(b, {})]
+        if "before" in ok:
+            for other in (b for b in ok if b in ("reference", "autograd")):
+                row[f"before_time_ratio_{other}"] = row[other]["time_s"] / row["before"]["time_s"]
+                if row["before"]["peak_mib"] >= 1:
+                    row[f"before_mem_ratio_{other}"] = (
+                        row[other]["peak_mib"] / row["before"]["peak_mib"]
+                    )
         if kernel in ok:
             for other in ok[1:]:
                 row[f"time_ratio_{other}"] = row[other]["time_s"] / row[kernel]["time_s"]
@@ -423,148 +486,7 @@ def run_linear(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
-# ----------------------------------------------------------------------------- report
-
-
-def _t(res: dict[str, Any]) -> str:
-    if res.get("not_run"):
-        return "not run"
-    if "error" in res:
-        return "FAILED"
-    wall = res["time_s"]
-    text = f"{wall:.3f}" if wall < 10 else f"{wall:.1f}"
-    if "cpu_s" in res:
-        text += f" ({res['cpu_s']:.3g})"
-    return text
-
-
-def _spikes(row: dict[str, Any], other: str) -> str:
-    key = f"spikes_differing_{other}"
-    if key not in row:
-        return "n/a"
-    if row[key] == 0:
-        return "same"
-    return f"{row[key]} differ from step {row[f'first_differing_step_{other}']}"
-
-
-def _ratio(row: dict[str, Any], kernel: str, other: str) -> str:
-    k, o = row.get(kernel, {}), row.get(other, {})
-    if "time_s" not in k or "time_s" not in o:
-        return "n/a"
-    text = f"{o['time_s'] / k['time_s']:.0f}x"
-    if "cpu_s" in k and "cpu_s" in o and k["cpu_s"] > 0:
-        text += f" ({o['cpu_s'] / k['cpu_s']:.0f}x)"
-    return text
-
-
-def _m(res: dict[str, Any], estimate: float | None = None) -> str:
-    if res.get("not_run"):
-        if estimate is not None and not res.get("skipped"):
-            return f"not run (est. {estimate:.1f} GiB)"
-        return "not run"
-    return "FAILED" if "error" in res else f"{res['peak_mib']:.0f}"
-
-
-def render(report: dict[str, Any]) -> str:
-    """The report as Markdown."""
-    m = report["machine"]
-    kernel = report["config"]["device"]
-    busy = max(m["loadavg_1m_start"], m["loadavg_1m_end"]) > 0.5 * (m["usable_cores"] or 1)
-    lines = [
-        f"Command: `{report['command']}` (wall time {report['wall_s'] / 60:.1f} min)",
-        "",
-        f"- CPU: {m['cpu_model']}, {m['logical_cores']} logical cores ({m['usable_cores']} "
-        f"usable), RAM {m['ram_total_gib']} GiB ({m['ram_available_gib']} GiB available at start)",
-        f"- torch {m.get('torch')}, torch.get_num_threads() = {m.get('torch_num_threads')}, "
-        f"Python {m['python']}, {m['platform']}"
-        + (f"; GPU {m['gpu']} (CUDA {m['cuda']})" if m.get("gpu") else ""),
-        f"- {m['date_utc']}; spatialsnn {m['git_commit']}; 1-minute load average "
-        f"{m['loadavg_1m_start']} at start, {m['loadavg_1m_end']} at end"
-        + (" (busy machine: other processes distort the timings)" if busy else ""),
-        "",
-    ]
-    if report.get("recurrent"):
-        lines += [
-            "### Recurrent layer, forward + backward (interpolate mode)",
-            "",
-            f"Wall time in seconds, process CPU time (all threads) in parentheses (the "
-            f"`{kernel}` kernel: median of {report['config']['repeats']} passes; reference and "
-            "autograd: one pass); peak memory in MiB. Ratios: other backend / "
-            f"`{kernel}`, of wall time (of CPU time). Gradient difference: largest relative L2 "
-            f"difference of the three gradients between `{kernel}` and the other backend.",
-            "",
-            f"| T | batch | N | D | spike rate | {kernel} s | reference s | autograd s "
-            f"| vs reference | vs autograd | {kernel} MiB | reference MiB | autograd MiB "
-            "| spikes vs ref / autograd | grad diff vs ref / autograd |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|",
-        ]
-        for row in report["recurrent"]:
-            t, b, n, d = row["size"]
-            k = row[kernel]
-            rate = f"{100 * k['spike_rate']:.1f}%" if "spike_rate" in k else "n/a"
-            tr = [_ratio(row, kernel, o) for o in ("reference", "autograd")]
-            gd = " / ".join(
-                f"{row[f'grad_rel_err_{o}']:.1e}" if f"grad_rel_err_{o}" in row else "n/a"
-                for o in ("reference", "autograd")
-            )
-            same = " / ".join(_spikes(row, o) for o in ("reference", "autograd"))
-            mark = " (acceptance)" if row["acceptance"] else ""
-            lines.append(
-                f"| {t}{mark} | {b} | {n} | {d} | {rate} | {_t(k)} | {_t(row['reference'])} "
-                f"| {_t(row['autograd'])} | {tr[0]} | {tr[1]} | {_m(k)} "
-                f"| {_m(row['reference'])} | {_m(row['autograd'], row['autograd_estimate_gib'])} "
-                f"| {same} | {gd} |"
-            )
-        lines.append("")
-    if report.get("linear"):
-        cfg = report["linear_config"]
-        lines += [
-            "### delayed_linear, forward + backward (weights and delays)",
-            "",
-            f"Input: batch {cfg['batch']}, T = {cfg['steps']}, {cfg['n_pre']} → {cfg['n_post']} "
-            f"channels, input spikes in {100 * cfg['rate']:.1f}% of channel-steps, interpolate "
-            "mode. Dense conv: the DCLS-style baseline in `benchmarks/bench_delayed_linear.py` "
-            "(kernel `[n_post, n_pre, D + 2]` with linear-interpolation taps, `conv1d`, torch's "
-            "default settings).",
-            "",
-            f"| D | {kernel} s | dense conv s | time ratio | {kernel} MiB | dense conv MiB "
-            "| memory ratio | reference s | output rel. diff |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for row in report["linear"]:
-            k, c = row["kernel"], row["dense-conv"]
-            ref = row.get("reference", {"not_run": True})
-            ratio = _ratio(row, "kernel", "dense-conv")
-            c_time, c_mem = _t(c), _m(c)
-            mem_ratio = f"{row['mem_ratio']:.0f}x" if "mem_ratio" in row else "n/a"
-            if "timed_out_s" in c:
-                c_time = f"> {c['timed_out_s']:.0f} (timed out)"
-                c_mem = f">= {row['dense_conv_floor_mib']:.0f} (kernel, grad, intermediate)"
-                if "time_s" in k:
-                    ratio = f"> {c['timed_out_s'] / k['time_s']:.0f}x"
-                    floor = row["dense_conv_floor_mib"] / max(k["peak_mib"], 1.0)
-                    mem_ratio = f">= {floor:.0f}x"
-            lines.append(
-                f"| {row['max_delay']} | {_t(k)} | {c_time} | {ratio}"
-                + f" | {_m(k)} | {c_mem} | {mem_ratio}"
-                + f" | {_t(ref)} | "
-                + (f"{row['output_rel_err']:.1e}" if "output_rel_err" in row else "n/a")
-                + " |"
-            )
-        lines.append("")
-    if report.get("shd_epoch"):
-        e = report["shd_epoch"]
-        lines += ["### SHD-configuration epoch", ""]
-        if "error" in e:
-            lines.append(f"FAILED: {e}")
-        else:
-            lines.append(
-                f"{e['batches_timed']} of {e['batches_per_epoch']} batches timed: "
-                f"{e['time_s']:.2f} s, i.e. **{e['epoch_s']:.2f} s per epoch** "
-                f"(hidden spike rate {100 * e['hidden_spike_rate']:.1f}%)."
-            )
-        lines.append("")
-    return "\n".join(lines)
+# ----------------------------------------------------------------------------- entry point
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -586,6 +508,14 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=["reference", "autograd"],
         help="PyTorch backends to compare the kernel with (default: reference autograd)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        help="another checkout (e.g. `git worktree add /tmp/before <commit>`) whose kernel is "
+        "timed beside this one's, in alternating workers, and reported in the same tables",
+    )
+    parser.add_argument(
+        "--ab-rounds", type=int, default=3, help="alternating rounds with --baseline-tree"
     )
     parser.add_argument("--no-linear", action="store_true")
     parser.add_argument("--linear-reference", action="store_true", help="also time reference")
@@ -631,6 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "config": {"device": args.device, "repeats": args.repeats, "seed": args.seed},
     }
+    if args.baseline_tree:
+        report["config"] |= {
+            "baseline_tree": args.baseline_tree,
+            "baseline_commit": baseline_commit(Path(args.baseline_tree)),
+            "ab_rounds": args.ab_rounds,
+        }
     with tempfile.TemporaryDirectory(prefix="bench_kernels_") as tmp:
         if not args.no_recurrent:
             report["recurrent"] = run_recurrent(args, Path(tmp))

@@ -59,7 +59,13 @@ from _machine import REPO_ROOT, current_rss_kib, machine_info  # noqa: E402
 
 N_SAMPLES, N_CLASSES, N_CHANNELS = 8156, 20, 700
 #: Environment variables that change the measurement; recorded with the result.
-ENV_VARS = ("THP_MEM_ALLOC_ENABLE", "OMP_NUM_THREADS", "SPATIALSNN_BACKEND", "MALLOC_ARENA_MAX")
+ENV_VARS = (
+    "THP_MEM_ALLOC_ENABLE",
+    "OMP_NUM_THREADS",
+    "SPATIALSNN_BACKEND",
+    "SPATIALSNN_CPU_BACKWARD_ORDER",
+    "MALLOC_ARENA_MAX",
+)
 CONFIG = REPO_ROOT / "models" / "shd-paper.toml"
 GIB = 1024**3
 
