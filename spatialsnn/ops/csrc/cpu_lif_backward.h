@@ -19,11 +19,11 @@
 //   delay table     pre-major (entry j * n + i): the dense sum for one presynaptic j reads
 //                   its row contiguously and keeps its L accumulators in registers.
 //
-// Two orders of the dense sum (by_column chooses; both add the terms of G[t, j] in the order
-// of i, so they give the same bits): by presynaptic neuron j (the default: accumulators in
-// registers, blocks of columns for short delays, prefetching for long ones), or by
-// postsynaptic column i with a post-major copy of the table (long delays with 4 float lanes,
-// where a column stays in the L1 cache and the accumulators stream through it).
+// Two orders of the dense sum (plan_backward chooses; both add the terms of G[t, j] in the
+// order of i, so they give the same bits): by presynaptic neuron j (the default: accumulators
+// in registers, blocks of columns for short delays, prefetching for long ones), or by
+// postsynaptic column i with a post-major table (long delays with 4 float lanes, where a
+// column stays in the L1 cache and the accumulators stream through it).
 //
 // Weight and delay gradients. Only at spiking (t, j, lane), vectorised over i: the pass adds
 // lam_I[t + k0, i] to A0[j, i] and lam_I[t + k0 + 1, i] - lam_I[t + k0, i] to D[j, i]; at the
@@ -60,6 +60,7 @@ struct LifBackwardCpu {
   DelayTable<scalar_t> tab;  // pre-major (entry j * n + i), post-major (i * n + j) by column
   int64_t batch, steps, n, reach, slots;  // slots: a power of two >= reach + 2
   int64_t group;                          // lanes per partial sum (lane_group(batch))
+  int64_t block;                          // postsynaptic columns per block (BackwardPlan)
   bool by_column;                         // the order of the dense sum (BackwardPlan)
   scalar_t alpha, beta, gamma, threshold, slope;
   int32_t refr;  // refractory period R, clamped to [0, steps]
@@ -153,7 +154,8 @@ inline void adjoint_column(scalar_t* __restrict acc, const scalar_t* __restrict 
   using V = typename LaneVec<scalar_t, L>::type;
   constexpr int kVecs = LaneVec<scalar_t, L>::kCount;
   constexpr int64_t P = PassLayout<scalar_t, L>::kRow;
-  constexpr int64_t kRowsPerLine = L * int64_t(sizeof(scalar_t)) < 64 ? 64 / (L * sizeof(scalar_t)) : 1;
+  constexpr int64_t kRowBytes = L * int64_t(sizeof(scalar_t));
+  constexpr int64_t kRowsPerLine = kRowBytes < 64 ? 64 / kRowBytes : 1;
   const int64_t lines = next != nullptr ? (rows + kRowsPerLine - 1) / kRowsPerLine : 0;
   const int64_t stride = std::max<int64_t>(1, n / std::max<int64_t>(lines, 1));
   const int32_t* __restrict ka = cols.k_a + i * n;
@@ -353,10 +355,6 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
     }
   }
   const int64_t group0 = b0 / a.group;
-  // columns per block: their rows t .. t + reach + 1 take at most ~16 KiB
-  const int64_t rows = std::min<int64_t>(a.reach + 2, a.slots);
-  int64_t block = (16 << 10) / (rows * L * int64_t(sizeof(scalar_t)));
-  if (block < 8) block = n;  // long delays: the rows read are scattered anyway
 
   for (int64_t t = steps - 1; t >= 0; --t) {
     const int64_t now = t & lay.mask;
@@ -366,7 +364,7 @@ void lif_backward_pass(const LifBackwardCpu<scalar_t>& a, int64_t b0) {
                                            spiking.data(), group0, now);
     } else {
       step_by_neuron<scalar_t, L, kInterp>(a, lay, ring.get(), acc.get(), spiked.data(), group0,
-                                           now, block);
+                                           now, a.block);
     }
     if (refractory) refractory_step<scalar_t, L>(a, b0, lanes, t, recent.data(), held.get());
     neuron_step<scalar_t, L>(a, lay, ring.get(), lam_u.get(), acc.get(), zt.get(), ut.get(),
@@ -413,18 +411,21 @@ enum class Order { kAuto, kNeuron, kColumn };
 // How lif_backward splits its work; the caller builds the delay table in the layout that
 // `by_column` asks for (post-major if true, else pre-major).
 struct BackwardPlan {
-  int64_t slots;         // ring slots: a power of two >= reach + 2 (reads t .. t+reach, writes t-1)
+  int64_t slots;          // ring slots: a power of two >= reach + 2 (reads t .. t+reach+1)
   int64_t group, groups;  // lanes per partial sum, and partial sums
   int64_t lanes, passes;  // lanes per pass (group * groups per pass), and passes
+  int64_t block;          // columns per block of the order by neuron (n: no blocks)
   int threads;
   bool by_column;
 };
 
-// By column (adjoint_column) rather than by presynaptic neuron: for long delays (the rows in
-// reach of a column too many for the blocked order) and ring rows of 16 bytes (4 float lanes),
-// where a gather by presynaptic neuron uses a quarter of each cache line it brings in.
-// Measured on a 2-core Xeon (docs/benchmarks-kernels.md): 15-20 % faster there, up to 40 %
-// slower with rows of 32 or 64 bytes, where accumulators in registers save more.
+// Blocks: as many postsynaptic columns as have their rows in reach (t .. t + reach + 1) in
+// about 16 KiB; fewer than 8 (long delays) means no blocks, the rows read being scattered
+// anyway. By column (adjoint_column) rather than by presynaptic neuron: without blocks and
+// with ring rows of 16 bytes (4 float lanes), where a gather by presynaptic neuron uses a
+// quarter of each cache line it brings in. Measured on a 2-core Xeon, one build, both orders
+// forced in turn: 8-20 % faster there, up to 40 % slower with rows of 32 or 64 bytes, where
+// the accumulators kept in registers save more.
 inline BackwardPlan plan_backward(int64_t batch, int64_t steps, int64_t n, int64_t reach,
                                   int64_t elem, Order order) {
   BackwardPlan p{};
@@ -437,13 +438,15 @@ inline BackwardPlan plan_backward(int64_t batch, int64_t steps, int64_t n, int64
   p.passes = (p.groups + g - 1) / g;
   p.threads = static_cast<int>(std::min<int64_t>(avail, p.passes));
   const int64_t rows = std::min<int64_t>(reach + 2, p.slots), row_bytes = p.lanes * elem;
-  const bool blocked = (16 << 10) / (rows * row_bytes) >= 8;  // as in lif_backward_pass
-  p.by_column = order == Order::kColumn || (order == Order::kAuto && row_bytes <= 16 && !blocked);
+  p.block = (16 << 10) / (rows * row_bytes);
+  if (p.block < 8) p.block = n;
+  const bool auto_column = p.block == n && row_bytes <= 16;
+  p.by_column = order == Order::kColumn || (order == Order::kAuto && auto_column);
   return p;
 }
 
-// `tab` in the layout of plan.by_column; `reach` = table_reach(...) (ring_fits_int32 checked by
-// the caller); g_w and g_d are [post][pre].
+// `tab` in the layout of plan.by_column; `reach` = table_reach(...) = delay_reach(...)
+// (ring_fits_int32 checked by the caller); g_w and g_d are [post][pre].
 template <typename scalar_t>
 void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, scalar_t* g_drive,
                   scalar_t* g_w, scalar_t* g_d, const DelayTable<scalar_t>& tab,
@@ -453,10 +456,9 @@ void lif_backward(const scalar_t* grad_z, const scalar_t* z, const scalar_t* u, 
   const int64_t groups = plan.groups, passes = plan.passes;
   const int threads = plan.threads;
   std::vector<scalar_t> a0_c(groups * n * n, scalar_t(0)), d_c(groups * n * n, scalar_t(0));
-  const LifBackwardCpu<scalar_t> a{grad_z, z,     u,          g_drive,        a0_c.data(),
-                                   d_c.data(), tab, batch, steps,          n,
-                                   reach,  plan.slots, plan.group, plan.by_column, alpha,
-                                   beta,   gamma, threshold,  slope,          refr};
+  const LifBackwardCpu<scalar_t> a{grad_z, z, u, g_drive, a0_c.data(), d_c.data(), tab,
+                                   batch, steps, n, reach, plan.slots, plan.group, plan.block,
+                                   plan.by_column, alpha, beta, gamma, threshold, slope, refr};
   switch (plan.lanes) {
     case 64: run_passes<scalar_t, 64>(a, interp, passes, threads); break;
     case 32: run_passes<scalar_t, 32>(a, interp, passes, threads); break;
