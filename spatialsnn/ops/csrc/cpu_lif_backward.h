@@ -424,8 +424,10 @@ struct BackwardPlan {
 // anyway. By column (adjoint_column) rather than by presynaptic neuron: without blocks and
 // with ring rows of 16 bytes (4 float lanes), where a gather by presynaptic neuron uses a
 // quarter of each cache line it brings in. Measured on a 2-core Xeon, one build, both orders
-// forced in turn: 8-20 % faster there, up to 40 % slower with rows of 32 or 64 bytes, where
-// the accumulators kept in registers save more.
+// forced in turn (SPATIALSNN_CPU_BACKWARD_ORDER), time by column / by neuron: 0.68 at
+// T:B:N:D = 250:4:512:1000. The rule is conservative: 32-byte rows at N >= 256 also gain
+// (0.83-0.95, and 0.82 at 250:4:512:64 with blocks), N = 128 with rows of 32 or 64 bytes
+// loses (1.08-1.59); a sweep over N, lanes and delays should set it (issue 14's note).
 inline BackwardPlan plan_backward(int64_t batch, int64_t steps, int64_t n, int64_t reach,
                                   int64_t elem, Order order) {
   BackwardPlan p{};
