@@ -40,6 +40,8 @@ From the repository root (the first use compiles the CPU kernel, about a minute)
     python benchmarks/bench_kernels.py --markdown out.md --json out.json
     python benchmarks/bench_kernels.py --quick                    # a 1-minute smoke run
     python benchmarks/bench_kernels.py --device cuda --shd-epoch  # on a GPU machine
+    git worktree add --detach /tmp/before <commit>                # before / after, one run
+    python benchmarks/bench_kernels.py --baseline-tree /tmp/before --markdown ab.md
 
 Results of the default run are recorded in ``docs/benchmarks-kernels.md``.
 """
@@ -314,7 +316,8 @@ def baseline_commit(tree: Path) -> str | None:
         text=True,
         check=False,
     )
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    commit = proc.stdout.strip() if proc.returncode == 0 else ""
+    return commit or None
 
 
 def merge_rounds(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -599,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = any(
         "error" in row.get(b, {}) and "timed_out_s" not in row.get(b, {})
         for row in report.get("recurrent", []) + report.get("linear", [])
-        for b in (args.device, "reference", "autograd", "kernel", "dense-conv")
+        for b in (args.device, "before", "reference", "autograd", "kernel", "dense-conv")
     )
     return 1 if failed or "error" in report.get("shd_epoch", {}) else 0
 
